@@ -57,9 +57,11 @@ from services.schedules import Scheduler, Schedules
 from services.sources.store import SqlSourceStore
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.ports import WebSearch
+from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.file_ports import FileBytes
 from use_cases.conversations.upload_limits import UploadLedger
 from use_cases.evaluation.engine import SharedTokenBuckets
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
 
@@ -178,6 +180,12 @@ class Wiring:
     clock: Clock
     web_search: WebSearch | None
     limits: AgentLimits
+
+    def stored_answers(self) -> StoredAnswers:
+        """What withholds a stored answer from a reader who may no longer read its sources:
+        every feature that returns stored answers' text is built with one."""
+        a = self.adapters
+        return StoredAnswers(a.store, ResolveReadScope(a.collection_store), a.tables)
 
 
 def build_adapters(

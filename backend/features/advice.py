@@ -52,8 +52,11 @@ def build(
         threads=a.advice_thread_store,
         observer=a.telemetry.metrics,
         readers=ResolveReadScope(a.collection_store),
+        answers=w.stored_answers(),
     )
     return AdviceUseCases(
         advice=advice,
-        advice_threads=ManageAdviceThreads(a.advice_thread_store, a.response_log),
+        advice_threads=ManageAdviceThreads(
+            a.advice_thread_store, a.response_log, w.stored_answers()
+        ),
     )

@@ -67,7 +67,7 @@ def build(
     return CalibrationUseCases(
         record_response=record,
         feedback=RecordFeedback(log, clock, recalibration=recalibrate),
-        recent=ListRecentResponses(log),
+        recent=ListRecentResponses(log, w.adapters.history, w.stored_answers()),
         stats=GetConfidenceStats(log, clock),
         brier=GetBrierScore(log, clock),
         calibration=GetCalibrationReport(log, clock),

@@ -99,6 +99,7 @@ def build(
         observer=a.telemetry.metrics,
         scope=files.scope if files is not None else None,
         readers=readers,
+        answers=w.stored_answers(),
     )
     return ChatUseCases(
         chat=chat,

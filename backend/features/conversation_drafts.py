@@ -53,6 +53,7 @@ def build(
         locks=locks,
         # No memory adapter ships (the conversation backend's Mem0): drafts come from the chat.
         memories=RecallMemories(None, threshold=settings.mem0_score_threshold),
+        answers=w.stored_answers(),
     )
     updating = UpdateDraftByTurn(
         history, store, models, update_agent(w.limits), w.limits, draft_settings, locks=locks

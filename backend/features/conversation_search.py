@@ -34,7 +34,9 @@ def build(
         chunk_tokens=settings.summary_chunk_tokens,
         max_chars=settings.summary_max_chars,
         timeout_s=settings.summary_timeout,
+        answers=w.stored_answers(),
     )
     return ConversationSearchUseCases(
-        conversation_summaries=summaries, search_chats=SearchChats(a.chat_search_index)
+        conversation_summaries=summaries,
+        search_chats=SearchChats(a.chat_search_index, a.history, w.stored_answers()),
     )

@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.chat.cited_answers import read_cited_answers
 from services.chat.history_schema import MIGRATIONS, PG_MIGRATIONS
 from services.presence import Presence
 from services.sql import Session, StoreTarget, sql_db
@@ -61,6 +62,7 @@ from use_cases.access.domain import User
 from use_cases.chat.domain import (
     MAX_POSITION,
     Chat,
+    CitedAnswer,
     Message,
     MessagePage,
     MessageVersion,
@@ -223,19 +225,28 @@ class HistoryStore:
         return [self._chat(row) for row in rows]
 
     def search_chats(
-        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        withheld: frozenset[str] = frozenset(),
     ) -> list[tuple[Chat, str | None]]:
         """The user's chats holding every term (case-folded, as part of a word) in the title
-        or a message, most recently active first, each with the first message holding one."""
+        or a message, most recently active first, each with the first message holding one;
+        the `withheld` messages are not read (their reader may not be shown them)."""
         if limit < 0 or offset < 0:
             raise InvalidRequest("limit and offset must not be negative.")
         folded = [t.casefold() for t in terms if t]
         if not folded:
             return [(chat, None) for chat in self.list_chats(user_id, limit=limit, offset=offset)]
         contains = self._contains
+        hidden = sorted(withheld)
+        shown = f" AND m.id NOT IN ({', '.join('?' * len(hidden))})" if hidden else ""
         held = (
             f"({contains('c.title')} OR EXISTS (SELECT 1 FROM messages m "
-            f"WHERE m.chat_id = c.id AND {contains('m.content')}))"
+            f"WHERE m.chat_id = c.id AND {contains('m.content')}{shown}))"
         )
         columns = ", ".join(f"c.{c.strip()}" for c in _CHAT_COLUMNS.split(","))
         with self._db.read() as conn:
@@ -245,24 +256,29 @@ class HistoryStore:
                 f"SELECT {columns} FROM chats c WHERE c.user_id = ? AND "
                 f"{' AND '.join([held] * len(folded))} "
                 "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ? OFFSET ?",
-                (user_id, *(t for term in folded for t in (term, term)), limit, offset),
+                (user_id, *(t for term in folded for t in (term, term, *hidden)), limit, offset),
             ).fetchall()
             if not rows:
                 return []
             # The first message holding a word, of every chat found, in one query.
-            any_term = " OR ".join([contains("content")] * len(folded))
+            any_term = " OR ".join([contains("m.content")] * len(folded))
             ids = [row["id"] for row in rows]
             firsts = {
                 first["chat_id"]: first["content"]
                 for first in conn.execute(
-                    "SELECT chat_id, content FROM (SELECT chat_id, content, row_number() OVER "
-                    "(PARTITION BY chat_id ORDER BY seq) AS n FROM messages "
-                    f"WHERE chat_id IN ({', '.join('?' * len(ids))}) AND ({any_term})) AS firsts "
-                    "WHERE n = 1",
-                    (*ids, *folded),
+                    "SELECT chat_id, content FROM (SELECT m.chat_id, m.content, row_number() "
+                    "OVER (PARTITION BY m.chat_id ORDER BY m.seq) AS n FROM messages m "
+                    f"WHERE m.chat_id IN ({', '.join('?' * len(ids))}) AND ({any_term}){shown}) "
+                    "AS firsts WHERE n = 1",
+                    (*ids, *folded, *hidden),
                 ).fetchall()
             }
         return [(self._chat(row), firsts.get(row["id"])) for row in rows]
+
+    def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
+        """The user's answers that cite a source (of `chat_id` only, when given), then their
+        earlier versions that do: their ids and sources, never their text."""
+        return read_cited_answers(self._db, user_id, chat_id)
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         """Set a user-chosen title (1..200 characters once whitespace is collapsed).

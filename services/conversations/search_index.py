@@ -16,6 +16,9 @@ How it works, and why:
   are found by BM25 only until a later query catches them up. Chat turns stay as fast as
   they were. Rows go with their chat (`ON DELETE CASCADE`); a deleted message's row is
   removed by the next search of its owner;
+* the answers withheld from the reader (`ChatSearchQuery.withheld`: a source they cited is no
+  longer readable to them) and the summaries of their chats are left out of both legs, so
+  their hidden text neither matches nor is quoted; their vectors are kept for a later grant;
 * the legs are fused with Reciprocal Rank Fusion (`services/knowledge/rrf.py`, k = 60), and
   each chat is returned once, by its best item.
 """
@@ -157,14 +160,15 @@ class SqlChatSearchIndex:
         self._token_cache: dict[str, tuple[str, Counter[str]]] = {}
 
     def search(self, query: ChatSearchQuery) -> list[ChatSearchHit]:
-        chats, items = self._items(query.user_id)
+        chats, every = self._items(query.user_id)
+        items = [i for i in every if _searchable(i, query)]
         if query.status is not None:
             items = [i for i in items if chats[i.chat_id].status == query.status]
         if not items:
             return []
         ranked = _bm25(tokens(query.text), [self._tokens_of(item) for item in items])
         lexical = [items[i].key for i, _ in ranked]
-        semantic = self._vector_ranking(query, items)
+        semantic = self._vector_ranking(query, items, every)
         fused = reciprocal_rank_fusion([lexical, semantic], k=self._rrf_k)
         by_key = {item.key: item for item in items}
         hits: dict[str, ChatSearchHit] = {}
@@ -251,8 +255,10 @@ class SqlChatSearchIndex:
 
     # -- vectors -------------------------------------------------------------------------
 
-    def _vector_ranking(self, query: ChatSearchQuery, items: list[_Item]) -> list[str]:
-        vectors = self._vectors(query.user_id, items)
+    def _vector_ranking(
+        self, query: ChatSearchQuery, items: list[_Item], every: list[_Item]
+    ) -> list[str]:
+        vectors = self._vectors(query.user_id, items, every)
         keyed = [(item.key, vectors[item.key]) for item in items if item.key in vectors]
         if not keyed:
             return []
@@ -262,9 +268,12 @@ class SqlChatSearchIndex:
         order = np.argsort(-similarity, kind="stable")[: self._vector_candidates]
         return [keyed[i][0] for i in order if similarity[i] >= self._min_similarity]
 
-    def _vectors(self, user_id: str, items: list[_Item]) -> dict[str, np.ndarray]:
+    def _vectors(
+        self, user_id: str, items: list[_Item], every: list[_Item]
+    ) -> dict[str, np.ndarray]:
         """The unit vectors of `items` by key, after embedding up to `embed_batch` of those
-        that lack one (in `items` order: newest chats first); stale rows are dropped."""
+        that lack one (in `items` order: newest chats first); the rows of no item of the
+        user's (`every`: those not searched this time included) are dropped."""
         model = self._embedder.model
         with self._db.read() as conn:
             rows = conn.execute(
@@ -274,7 +283,7 @@ class SqlChatSearchIndex:
                 (user_id,),
             ).fetchall()
         stored = {row["item_key"]: row for row in rows}
-        wanted = {item.key: _hash(item.text) for item in items}
+        wanted = {item.key: _hash(item.text) for item in every}
         vectors: dict[str, np.ndarray] = {}
         missing: list[_Item] = []
         for item in items:
@@ -320,6 +329,14 @@ class SqlChatSearchIndex:
                         item.chat_id,
                     ),
                 )
+
+
+def _searchable(item: _Item, query: ChatSearchQuery) -> bool:
+    """Whether the reader may be shown `item` (a withheld answer's text, or the summary of a
+    chat holding one, is neither matched nor quoted)."""
+    if item.field == "message":
+        return item.message_id not in query.withheld
+    return item.field != "summary" or item.chat_id not in query.withheld_summaries
 
 
 def _unit(vector: Any) -> np.ndarray:

@@ -240,6 +240,28 @@ def test_the_documents_page_fits_a_phone(new_page: Any, app_url: str) -> None:
     assert_accessible(page)
 
 
+def test_each_document_shows_its_collection_and_one_is_uploaded_into_a_collection(
+    page: Any, app_url: str
+) -> None:
+    made = httpx.post(app_url + "/api/collections", json={"name": "facilities"})
+    assert made.status_code == 201, made.text
+    open_page(page, app_url, "documents", "Documents")
+    page.locator(".docs-table tbody tr").first.wait_for()
+    first = page.locator(".docs-table tbody tr").first
+    expect(first.locator("td.data-collection")).to_have_text("default")
+
+    choose_file(page, "File", "bike-storage.md", BIKES, "text/markdown")
+    page.get_by_label("Collection", exact=True).select_option("facilities")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    row = page.locator(".docs-table tbody tr", has_text="Bike Storage Policy")
+    expect(row.locator("td.data-collection")).to_have_text("facilities")
+    expect(page.get_by_role("columnheader", name="Collection")).to_be_visible()
+    listed = httpx.get(app_url + "/api/documents", params={"limit": 500}).json()["documents"]
+    [stored] = [d for d in listed if d["title"] == "Bike Storage Policy"]
+    assert stored["collection"] == "facilities"
+    assert_accessible(page)
+
+
 # -- Tables ---------------------------------------------------------------------------------------
 
 
@@ -313,11 +335,35 @@ def test_a_bad_table_file_is_refused_and_nothing_changes(page: Any, app_url: str
     assert_accessible(page)
 
 
+def test_each_table_shows_its_collection_and_one_is_loaded_into_a_collection(
+    page: Any, app_url: str
+) -> None:
+    made = httpx.post(app_url + "/api/collections", json={"name": "facilities"})
+    assert made.status_code == 201, made.text
+    open_page(page, app_url, "tables", "Tables")
+    directory = page.locator("tr[data-name='directory']")
+    expect(directory.locator("td.tables-collection")).to_have_text("default")
+
+    choose_file(page, "File", "lockers.csv", b"locker,floor\nL1,2\nL2,3\n")
+    page.get_by_label("Collection", exact=True).select_option("facilities")
+    page.get_by_role("button", name="Load table").click()
+    page.get_by_text("Loaded table lockers: 2 rows, 2 columns.").first.wait_for()
+    row = page.locator("tr[data-name='lockers']")
+    expect(row.locator("td.tables-collection")).to_have_text("facilities")
+    expect(page.get_by_role("columnheader", name="Collection")).to_be_visible()
+    listed = {
+        t["name"]: t["collection"] for t in httpx.get(app_url + "/api/tables").json()["tables"]
+    }
+    assert listed["lockers"] == "facilities" and listed["directory"] is None
+    assert_accessible(page)
+
+
 def test_the_tables_page_fits_a_phone(new_page: Any, app_url: str) -> None:
     page = new_page(viewport=PHONE)
     open_page(page, app_url, "tables", "Tables")
     page.locator("tr[data-name='directory']").wait_for()
     no_sideways_scroll(page)
+    expect(page.locator("tr[data-name='directory'] td.tables-collection")).to_be_visible()
     shot(page, "admin-tables-phone")
     assert_accessible(page)
 

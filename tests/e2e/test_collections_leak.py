@@ -82,6 +82,12 @@ TABLE_FILES = {
     "eng": (f"{ENG_TABLE}.csv", b"route,phase\ncobaltreed,velvetorbit\n"),
 }
 SQL_MODEL = "test:sql"
+#: A model that repeats every text of the history it was sent (after one search, which must
+#: come first): what a new turn in a chat hands the model of its earlier answers.
+ECHO_MODEL = "test:echo"
+MODELS = f"{SQL_MODEL},{ECHO_MODEL}"
+#: The advice thread the withholding test keeps an advice in.
+ADVICE_THREAD = "hr-advice"
 _SQL_ASKED = re.compile(r"SQL<<(.+?)>>", re.S)
 
 
@@ -111,6 +117,15 @@ def sql_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     )
 
 
+def echo_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Searches once, then answers with every text its history holds."""
+    parts = [p for m in messages for p in m.parts]
+    if not any(getattr(p, "tool_name", "") == SEARCH_TOOL for p in parts):
+        return ModelResponse(parts=[ToolCallPart(SEARCH_TOOL, {"query": "office holidays"})])
+    said = [str(p.content) for p in parts if isinstance(p, UserPromptPart | TextPart)]
+    return ModelResponse(parts=[TextPart("History: " + " | ".join(said))])
+
+
 @dataclass
 class World:
     url: str
@@ -130,19 +145,20 @@ def world(
         if url is None:
             shutil.copytree(sample_data_dir, data_dir, dirs_exist_ok=True)
             settings = make_settings(
-                data_dir, auth_enabled=True, allowed_models=f"offline-extractive,{SQL_MODEL}"
+                data_dir, auth_enabled=True, allowed_models=f"offline-extractive,{MODELS}"
             )
         else:
             settings = make_settings(
                 with_sample_vectors(sample_data_dir, data_dir),
                 database_url=url,
                 auth_enabled=True,
-                allowed_models=f"offline-extractive,{SQL_MODEL}",
+                allowed_models=f"offline-extractive,{MODELS}",
             )
         container = bootstrap(settings, clock=FixedClock())
-        container.adapters.models.register(
-            SQL_MODEL, FunctionModel(sql_model, stream_function=streamed(sql_model))
-        )
+        for name, function in ((SQL_MODEL, sql_model), (ECHO_MODEL, echo_model)):
+            container.adapters.models.register(
+                name, FunctionModel(function, stream_function=streamed(function))
+            )
         try:
             prepare_to_serve(container)
             with serve(create_app(container=container)) as server:
@@ -580,6 +596,10 @@ async def test_a_stored_table_lookup_is_withheld_once_its_table_is_unreadable(
         body = {"message": f"SQL<<SELECT * FROM {HR_TABLE}>>", "model": SQL_MODEL}
         asked = await http.post("/chat", json=body, headers=ana)
         chat_id = asked.json()["chat_id"]
+        # Answered again: the first answer, its lookup and all, becomes an earlier version.
+        retry = {**body, "chat_id": chat_id, "replace_last": True}
+        retried = await http.post("/chat", json=retry, headers=ana)
+        assert retried.status_code == 200, retried.text
         before = await http.get(f"/chats/{chat_id}/messages", headers=ana)
         await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
         try:
@@ -597,4 +617,122 @@ async def test_a_stored_table_lookup_is_withheld_once_its_table_is_unreadable(
     assert answer["content"].startswith("This answer is withheld")
     looked_up = [s for s in answer["sources"] if s["kind"] == "table"]
     assert looked_up and all(s["status"] == "unavailable" for s in looked_up), answer["sources"]
+    # The earlier version is withheld as the answer is, for a table as for a document.
+    [version] = answer["previous_versions"]
+    assert version["content"].startswith("This answer is withheld"), version
+    kept = [s for s in version["sources"] if s["kind"] == "table"]
+    assert kept and all(s["status"] == "unavailable" for s in kept), version["sources"]
+    [earlier] = [m for m in before.json()["messages"] if m["role"] == "assistant"]
+    assert HR_ROW_SECRET in json.dumps(earlier["previous_versions"])
     assert HR_ROW_SECRET in again.text  # granted again, the answer reads as it did
+
+
+async def _stored_answer_reads(
+    http: httpx.AsyncClient,
+    key: dict[str, str],
+    chat_id: str,
+    term: str,
+    responses: set[str],
+    *,
+    writes: bool,
+) -> dict[str, str]:
+    """Every path that returns a chat's stored answers, or what was made from them (a
+    summary, a project draft, the history a next turn sends the model, the log's entries of
+    `responses`), asked for `term`; with `writes`, those that make something too."""
+    seen: dict[str, str] = {}
+
+    async def get(label: str, path: str, **params: Any) -> None:
+        reply = await http.get(path, params=params, headers=key)
+        seen[label] = f"{reply.status_code} {reply.text}"
+
+    async def post(label: str, path: str, body: dict[str, object]) -> None:
+        reply = await http.post(path, json=body, headers=key)
+        seen[label] = f"{reply.status_code} {reply.text}"
+
+    await get("chat search", "/api/search", q=term, scope="chats")
+    await get("chat search, 002 route", "/api/search/", q=term)
+    await get("chat list search", "/chats", q=term)
+    await get("history", f"/chats/{chat_id}/messages")
+    await get("export", f"/chats/{chat_id}/export")
+    await get("summary", f"/api/conversations/{chat_id}/summary")
+    await get("summary, 002 route", f"/api/conversations/{chat_id}/imported_chat_summary")
+    await get("conversation, 002 route", f"/api/conversations/{chat_id}")
+    # This chat's answers in the log (the log keeps no sources: an entry is checked through
+    # the chat's stored answers, so a turn kept in no chat cannot be).
+    logged = await http.get("/confidence/recent", params={"limit": 100}, headers=key)
+    ours = [r for r in logged.json()["responses"] if r["response_id"] in responses]
+    seen["logged responses"] = f"{logged.status_code} {json.dumps(ours)}"
+    await get("advice thread", f"/advice/threads/{ADVICE_THREAD}")
+    if writes:
+        await post("summary remade", f"/api/conversations/{chat_id}/summary", {})
+        await post("project drafted", f"/api/conversations/{chat_id}/project-draft", {})
+        next_turn = {"message": "What did you say before?", "chat_id": chat_id}
+        await post("next turn", "/chat", {**next_turn, "model": ECHO_MODEL})
+    return seen
+
+
+async def test_a_revoked_answer_is_withheld_from_search_summaries_drafts_and_next_turns(
+    world: World,
+) -> None:
+    """ana's answer quoted hr's secret; once hr is revoked, no path that reads stored answers
+    gives it back (a search does not even match on it), and granted again it reads as it
+    did. An earlier version (the question answered again) is withheld as the answer is."""
+    admin, ana = world.keys["root"], world.keys["ana"]
+    async with httpx.AsyncClient(base_url=world.url, timeout=180) as http:
+        asked = await http.post("/chat", json={"message": HR_QUESTION}, headers=ana)
+        chat_id = asked.json()["chat_id"]
+        again = {"message": HR_QUESTION, "chat_id": chat_id, "replace_last": True}
+        retried = await http.post("/chat", json=again, headers=ana)
+        made = await http.post(f"/api/conversations/{chat_id}/summary", json={}, headers=ana)
+        kept = {"conversation": [{"role": "user", "content": HR_QUESTION}]}
+        advised = await http.post(
+            "/advice-non-streaming", json={**kept, "thread_id": ADVICE_THREAD}, headers=ana
+        )
+        logged = {asked.json()["response_id"], retried.json()["response_id"]}
+        before = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=False)
+        await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
+        try:
+            after = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=True)
+            named = await _stored_answer_reads(http, ana, chat_id, HR_NAME, logged, writes=False)
+        finally:
+            regranted = await http.post(
+                "/api/collections/hr/grants", json={"user": "ana"}, headers=admin
+            )
+        granted = await _stored_answer_reads(http, ana, chat_id, HR_SECRET, logged, writes=False)
+    assert regranted.status_code == 200, regranted.text
+    assert HR_SECRET in asked.text.lower() and HR_SECRET in retried.text.lower()
+    assert made.status_code == 200, made.text
+    assert advised.status_code == 200 and HR_SECRET in advised.text.lower(), advised.text
+    # Before the revoke these paths give the answer back (so this test can fail) ...
+    for path in (
+        "chat search",
+        "chat search, 002 route",
+        "chat list search",
+        "history",
+        "logged responses",
+        "advice thread",
+    ):
+        assert HR_SECRET in before[path].lower(), (path, before[path][:300])
+    # ... after it none does, whichever words are searched (a search echoes its query) ...
+    leaked = {
+        f"{path} ({term})": text[:300]
+        for term, seen in (("secret", after), ("name", named))
+        for path, text in seen.items()
+        if HR_SECRET in text.lower().replace(f'"query":"{HR_SECRET}"', "")
+        or HR_FILE in text.lower()
+    }
+    assert leaked == {}
+    assert not any(text.startswith("5") for text in (*after.values(), *named.values())), after
+    for path in ("summary remade", "project drafted", "next turn"):
+        assert after[path].startswith("20"), (path, after[path][:300])
+    assert json.loads(after["chat search"].split(" ", 1)[1])["hits"] == []
+    assert json.loads(after["chat list search"].split(" ", 1)[1]) == []
+    assert "This summary is withheld" in after["summary"]
+    history = json.loads(after["history"].split(" ", 1)[1])
+    [answer] = [m for m in history["messages"] if m["role"] == "assistant"][:1]
+    assert answer["content"].startswith("This answer is withheld")
+    [version] = answer["previous_versions"]
+    assert version["content"].startswith("This answer is withheld")
+    # ... and granted again, the answer reads (and is found) as it did.
+    for path in ("chat search", "chat list search", "history", "logged responses", "advice thread"):
+        assert HR_SECRET in granted[path].lower(), (path, granted[path][:300])

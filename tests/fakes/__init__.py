@@ -30,6 +30,7 @@ from use_cases.access.domain import ApiKey, AuditEntry, AuditRecord, StoredApiKe
 from use_cases.chat.domain import (
     MAX_POSITION,
     Chat,
+    CitedAnswer,
     Message,
     MessagePage,
     MessageVersion,
@@ -431,20 +432,36 @@ class InMemoryHistoryStore:
         return mine[offset : offset + limit]
 
     def search_chats(
-        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        withheld: frozenset[str] = frozenset(),
     ) -> list[tuple[Chat, str | None]]:
         if limit < 0 or offset < 0:
             raise InvalidRequest("limit and offset must not be negative.")
         folded = [t.casefold() for t in terms if t]
         found = []
         for chat in self.list_chats(user_id, limit=10**9):
-            texts = [m.content for m in self.messages[chat.id]]
+            texts = [m.content for m in self.messages[chat.id] if m.id not in withheld]
             if all(
                 t in chat.title.casefold() or any(t in x.casefold() for x in texts) for t in folded
             ):
                 first = next((x for x in texts if any(t in x.casefold() for t in folded)), None)
                 found.append((chat, first))
         return found[offset : offset + limit]
+
+    def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
+        chats = [c for c in self.chats.values() if c.user_id == user_id and chat_id in (None, c.id)]
+        answers = [(c.id, m) for c in chats for m in self.messages[c.id] if m.role == "assistant"]
+        return [CitedAnswer(c, m.id, m.sources) for c, m in answers if m.sources] + [
+            CitedAnswer(c, f"{m.id}/{n}", v.sources, earlier=True)
+            for c, m in answers
+            for n, v in enumerate(self.versions.get(m.id, []))
+            if v.sources
+        ]
 
     def rename_chat(self, chat_id: str, title: str) -> Chat:
         clean = " ".join(title.split())

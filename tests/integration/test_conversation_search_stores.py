@@ -6,6 +6,7 @@ tests/e2e/test_conversation_search_api.py)."""
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -172,3 +173,27 @@ def test_vectors_are_made_lazily_in_bounded_batches_and_follow_the_text(
     history.delete_chat("v1")
     assert app_db.raw(count) == [(0,)]
     index.close()
+
+
+def test_a_withheld_answer_and_its_chats_summary_are_neither_matched_nor_dropped(
+    app_db: AppDb, history: HistoryStore, summaries: SqlSummaryStore, index: SqlChatSearchIndex
+) -> None:
+    """An answer withheld from its reader (`use_cases/chat/withholding.py`) is left out of
+    both legs before ranking, with the summary of its chat: its chat is found by what else
+    it holds, never by the hidden text, and its vector waits for a later grant."""
+    ids = chat(history, "w1", "ana", "Salary question", "The lumenvault band is 91,000 euros.")
+    summaries.save(summary("w1", "Ana learnt the lumenvault band."))
+    chat(history, "w2", "ana", "Lumenvault naming", "Nothing secret here.")
+    hidden = ChatSearchQuery(
+        "ana", "lumenvault band", withheld=frozenset({ids[1]}), withheld_summaries=frozenset({"w1"})
+    )
+    shown = index.search(ChatSearchQuery("ana", "lumenvault band"))
+    assert {h.chat_id for h in shown} == {"w1", "w2"}
+    assert any("lumenvault" in h.text for h in shown if h.chat_id == "w1")
+
+    hits = index.search(hidden)
+    assert [h.chat_id for h in hits] == ["w2"]  # w1's title holds no searched word
+    salary = index.search(replace(hidden, text="salary"))
+    assert [(h.chat_id, h.matched, h.text) for h in salary] == [("w1", "title", "Salary question")]
+    keys = {row[0] for row in app_db.raw("SELECT item_key FROM conversation_search_vectors")}
+    assert {f"m:{ids[1]}", "s:w1"} <= keys  # kept: granted again, it is found as before

@@ -738,3 +738,44 @@ def _chat(store: HistoryStore, chat_id: str) -> Chat:
     chat = store.get_chat(chat_id)
     assert chat is not None, chat_id
     return chat
+
+
+# -- withheld answers ------------------------------------------------------------------------
+
+
+def test_a_search_reads_no_withheld_answer_and_cited_answers_carry_no_text(
+    store: HistoryStore,
+) -> None:
+    """What withholding a revoked answer from a search needs of the store (the rule itself:
+    `use_cases/chat/withholding.py`): the cited answers' ids and sources, earlier versions
+    too, and a search that does not read the answers it is told to leave out."""
+    cited = Source.from_dict({"number": 1, "kind": "document", "title": "Pay", "document_id": 7})
+    store.get_or_create_chat("pay", "alice", "Pay")
+    asked = store.append_message("pay", user_says("What is the band?"))
+    said = store.append_message(
+        "pay", NewMessage("assistant", "The lumenvault band.", sources=(cited,))
+    )
+    store.get_or_create_chat("misc", "alice", "Misc")
+    store.append_message("misc", user_says("lumenvault again?"))
+    store.append_message("misc", NewMessage("assistant", "Nothing cited."))
+
+    def found(withheld: frozenset[str]) -> list[tuple[str, str | None]]:
+        hits = store.search_chats("alice", ["LUMENVAULT"], withheld=withheld)
+        return [(chat.id, text) for chat, text in hits]
+
+    assert found(frozenset()) == [("misc", "lumenvault again?"), ("pay", "The lumenvault band.")]
+    assert found(frozenset({said.id})) == [("misc", "lumenvault again?")]
+    assert [
+        (a.chat_id, a.message_id, a.sources, a.earlier) for a in store.cited_answers("alice")
+    ] == [("pay", said.id, (cited,), False)]
+
+    # Answered again: the earlier version follows, under an id of its own (no message's).
+    again = store.append_message("pay", user_says("What is the band, again?"))
+    new = store.append_message("pay", NewMessage("assistant", "Still it.", sources=(cited,)))
+    store.delete_messages("pay", [asked.id, said.id], versions_of=new.id)
+    listed = store.cited_answers("alice", "pay")
+    assert (listed[0].message_id, listed[0].earlier) == (new.id, False)
+    [earlier] = [a for a in listed if a.earlier]
+    assert earlier.chat_id == "pay" and earlier.sources == (cited,)
+    assert earlier.message_id not in {m.id for m in store.list_messages("pay")} | {again.id}
+    assert store.cited_answers("alice", "misc") == [] and store.cited_answers("bob") == []

@@ -37,6 +37,8 @@ PARTS = {
     "TurnRecord": "what one turn's agent run did, recorded from its events",
     "NoTurnObserver": "the TurnObserver port's null adapter",
     "CitationOrder": "a turn's citations, numbered in the order of first use",
+    "Withholding": "what one reader may be shown of stored answers (use_cases/chat)",
+    "StoredAnswers": "makes a stored answer's reader's Withholding",
     "NumberedStream": "CitationOrder applied to streamed text",
     "NumberedText": "CitationOrder applied to a turn's event stream",
     "MainAdviceStream": "GiveAdvice's reader of the advice as the output tool streams it",

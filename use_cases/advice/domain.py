@@ -78,6 +78,12 @@ class AdviceSource(BaseModel):
         "document's opening section."
     )
     date: str | None = Field(description="The document's date (YYYY-MM-DD), if known.")
+    document_id: int | None = Field(
+        default=None,
+        description="The cited document's id; null for a table lookup (and in advice kept "
+        "before ids were recorded). A kept advice is withheld once its reader may no longer "
+        "read it.",
+    )
 
 
 class WebSearchReport(BaseModel):

@@ -91,7 +91,7 @@ from use_cases.advice.domain import (
     StructuredAdvice,
     WebSearchReport,
 )
-from use_cases.advice.manage_threads import thread_not_found
+from use_cases.advice.manage_threads import readable_entries, thread_not_found
 from use_cases.advice.ports import AdviceThreadStore
 from use_cases.chat.agent import AgentLimits, opening_search
 from use_cases.chat.chat_turns import (
@@ -130,6 +130,7 @@ from use_cases.chat.turn_runner import (
     TurnStarted,
     model_history,
 )
+from use_cases.chat.withholding import StoredAnswers
 from use_cases.confidence.estimator import DEFAULT_PHRASES
 from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.scoped import scoped
@@ -190,8 +191,11 @@ class GiveAdvice:
         max_conversation_chars: int = MAX_CONVERSATION_CHARS,
         observer: TurnObserver | None = None,
         readers: ResolveReadScope | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
         self._readers = readers
+        self._answers = answers or StoredAnswers()
+        """A thread's earlier advice reaches the model as its reader is shown it."""
         self._runner = TurnRunner(agent, limits, kind="advice", observer=observer)
         self._models = models
         self._deps_factory = deps_factory
@@ -325,6 +329,9 @@ class GiveAdvice:
             raise thread_not_found(request.thread_id)
         window = self._history_window
         entries = self._threads.list_entries(thread.id, limit=window) if window else []
+        shown = self._answers.of(reader_of(request.user_id, request.reader))
+        if shown.restricted and entries:
+            entries = readable_entries(entries, shown)
         return [
             message
             for entry in entries
@@ -596,6 +603,7 @@ def source_of(citation: Citation) -> AdviceSource:
         document=citation.title,
         section=" > ".join(parts),
         date=citation.updated_at,
+        document_id=citation.document_id if citation.kind == "document" else None,
     )
 
 

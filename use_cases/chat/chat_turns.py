@@ -120,6 +120,7 @@ from use_cases.chat.turn_runner import (
     model_history,
     token_usage,
 )
+from use_cases.chat.withholding import StoredAnswers
 from use_cases.knowledge.collections import ResolveReadScope, reader_of
 from use_cases.knowledge.ports import Retriever
 from use_cases.knowledge.scope import DocumentFilter
@@ -332,7 +333,11 @@ class ChatTurns:
         scope: ScopeRetriever | None = None,
         observer: TurnObserver | None = None,
         readers: ResolveReadScope | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
+        self._answers = answers or StoredAnswers()
+        """The chat's earlier answers reach the model as their reader is shown them: one
+        withheld from them (`withholding.py`) never with its text."""
         self._responses = responses
         self._scope = scope
         self._readers = readers
@@ -493,6 +498,9 @@ class ChatTurns:
         window = self._history_window
         recent = self._history.list_messages(chat.id, limit=window + len(replaced))
         prior = [m for m in recent if m.id not in gone][-window:] if window else []
+        shown = self._answers.of(request.reads_as or reader_of(request.user_id, request.reader))
+        if shown.restricted and prior:
+            prior = shown.messages(prior)
         user_message = self._history.append_message(chat.id, NewMessage("user", question))
         assistant = self._history.append_message(
             chat.id, NewMessage("assistant", "", model=resolved.identifier, status="streaming")

@@ -318,3 +318,18 @@ def replaced_answers(messages: Sequence[Message]) -> list[tuple[str, Message]]:
         elif message.content.strip():
             kept.append((question, message))
     return kept
+
+
+@dataclass(frozen=True)
+class CitedAnswer:
+    """A stored answer that cited something (a document or a table lookup): what deciding
+    whether its reader may still be shown it needs, without its text."""
+
+    chat_id: str
+    message_id: str
+    """The answer's id; an earlier version's own id (`earlier`), which names no message."""
+    sources: tuple[Source, ...]
+    """What deciding reads of them at least: kind, title, document id."""
+    earlier: bool = False
+    """An earlier version of an answer (answered again): its chat's summary and log entries
+    may still hold its text."""

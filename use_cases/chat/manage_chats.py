@@ -19,52 +19,36 @@ has one (a complete answer; not an interrupted or failed one): its `response_id`
 feedback, its confidence and phrase, and the feedback already given, so a client can show a
 past answer as it showed it live.
 
-A stored answer's document sources are checked against the knowledge base as it is now
-(`Source.status`): a citation names the document id and the version (content hash) it
-quoted, and ids are never reused, so an old answer's citation stays true: `deleted` when the
-document is gone, `replaced` (with `replaced_by`, the version now stored under that id) when
-it was replaced in place, `superseded` (with `superseded_by`) when a newer document
-supersedes it, `current` otherwise. An answer stored before versions were recorded cannot
-tell `replaced` from `current`. A source whose document the reader may no longer read (its
-collection's grant revoked) is `unavailable`: its title, source, section and versions are
-withheld, and the client says it is no longer available to them; so is a table lookup's
-source once one of its tables is in a collection the reader may not read (its rows were
-stored with the answer). The answer that cited it is
-withheld whole (`WITHHELD_ANSWER` in place of its text, the knowledge-base searches' results
-withheld too), whichever of its sources became unreadable: an answer quotes and paraphrases
-its sources anywhere in its text, so no part of it can be shown safely. The same holds for
-an answer's earlier versions. Granted again, the answer reads as it did.
+A stored answer's sources are checked against the knowledge base as it is now, and an
+answer whose source its reader may no longer read is withheld, its earlier versions too
+(`use_cases/chat/withholding.py`: the one rule of every path that returns stored answers).
+A search (`search`) never matches on a withheld answer's hidden text.
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from use_cases.access.domain import Caller
-from use_cases.chat.citations import titled_tables
 from use_cases.chat.domain import (
     MAX_POSITION,
     Chat,
     Message,
     MessagePage,
     MessageVersion,
-    Source,
-    ToolCall,
 )
 from use_cases.chat.ports import HistoryStore
+from use_cases.chat.withholding import StoredAnswers, Withholding
 from use_cases.confidence.domain import LoggedResponse
 from use_cases.confidence.ports import ResponseLog
-from use_cases.knowledge.collections import ResolveReadScope, reader_of
-from use_cases.knowledge.domain import DocumentRecord, DocumentRef
+from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.ports import KnowledgeStore
-from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import InvalidRequest, NotFound
-from use_cases.tables.domain import may_read
 from use_cases.tables.ports import TableLoader
 
 
@@ -80,139 +64,6 @@ def _followable(page: MessagePage) -> MessagePage:
     if (earlier, later) == (page.earlier, page.later):
         return page
     return replace(page, earlier=earlier, later=later)
-
-
-def _with_source_status(
-    messages: list[Message],
-    documents: KnowledgeStore,
-    scope: ReadScope = EVERYTHING,
-    hidden_tables: frozenset[str] = frozenset(),
-) -> list[Message]:
-    """`messages` with each document source's `status` as of now (module docstring); a
-    table lookup naming one of `hidden_tables` (lower case) is unavailable too."""
-    ids = {s.document_id for m in messages for s in m.sources if s.document_id is not None}
-    records = {document_id: documents.get_record(document_id) for document_id in ids}
-    newer = {r.superseded_by_id for r in records.values() if r and r.superseded_by_id} - ids
-    records.update({document_id: documents.get_record(document_id) for document_id in newer})
-    hidden = _unreadable(records, scope)
-    shown = {i: (None if i in hidden else r) for i, r in records.items()}
-    return [_checked(m, hidden, shown, hidden_tables) if m.sources else m for m in messages]
-
-
-def _unreadable(records: Mapping[int, DocumentRecord | None], scope: ReadScope) -> set[int]:
-    """The ids of the documents of `records` that `scope` may not read."""
-    return {i for i, r in records.items() if r is not None and not scope.may_read(r.collection_id)}
-
-
-def _checked(
-    message: Message,
-    hidden: set[int],
-    shown: Mapping[int, DocumentRecord | None],
-    hidden_tables: frozenset[str] = frozenset(),
-) -> Message:
-    """`message` with its sources' status, withheld whole if it cited a `hidden` document or
-    looked up a hidden table."""
-
-    def unreadable(source: Source) -> bool:
-        named = titled_tables(source)
-        return source.document_id in hidden or any(t in hidden_tables for t in named)
-
-    sources = tuple(
-        _unavailable(s) if unreadable(s) else _source_status(s, shown) for s in message.sources
-    )
-    if any(unreadable(s) for s in message.sources):
-        return replace(
-            message,
-            content=WITHHELD_ANSWER,
-            sources=sources,
-            tool_calls=_withheld(message.tool_calls),
-        )
-    return replace(message, sources=sources)
-
-
-#: What a stored answer reads once a source it cited may no longer be read by its reader.
-WITHHELD_ANSWER = (
-    "This answer is withheld: a source it cited is no longer available to you. "
-    "Ask again to get an answer from what you can read now."
-)
-
-
-def _readable_versions(
-    versions: Mapping[str, builtins.list[MessageVersion]],
-    documents: KnowledgeStore,
-    scope: ReadScope,
-) -> dict[str, builtins.list[MessageVersion]]:
-    """Earlier versions of answers, each withheld as an answer is (`_with_source_status`)."""
-    if scope == EVERYTHING:
-        return dict(versions)
-    ids = {
-        s.document_id
-        for kept in versions.values()
-        for v in kept
-        for s in v.sources
-        if s.document_id is not None
-    }
-    hidden = _unreadable({i: documents.get_record(i) for i in ids}, scope)
-    return {
-        message_id: [
-            replace(
-                v,
-                content=WITHHELD_ANSWER,
-                sources=tuple(_unavailable(s) if s.document_id in hidden else s for s in v.sources),
-            )
-            if any(s.document_id in hidden for s in v.sources)
-            else v
-            for v in kept
-        ]
-        for message_id, kept in versions.items()
-    }
-
-
-#: What a stored search's result says once a document it returned may no longer be read.
-WITHHELD_RESULT = "Withheld: what this tool read is no longer available to you."
-
-
-#: The tools whose kept results quote what they read: a document's passages, a table's rows.
-_QUOTING_TOOLS = frozenset({"search_knowledge_base", "lookup_structured_data"})
-
-
-def _withheld(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
-    """The turn's tool calls, the searches' and the table lookups' results withheld (one of
-    them quoted what the reader may no longer read)."""
-    return tuple(
-        replace(c, result_preview=WITHHELD_RESULT) if c.name in _QUOTING_TOOLS else c for c in calls
-    )
-
-
-def _unavailable(source: Source) -> Source:
-    """A cited source the reader may no longer read: its number and nothing of the document."""
-    return Source(
-        number=source.number,
-        kind=source.kind,
-        title="No longer available to you",
-        source="",
-        status="unavailable",
-        cited=source.cited,
-    )
-
-
-def _source_status(source: Source, records: Mapping[int, DocumentRecord | None]) -> Source:
-    if source.kind != "document" or source.document_id is None:
-        return source
-    record = records.get(source.document_id)
-    if record is None:
-        return replace(source, status="deleted")
-    if source.document_version is not None and record.content_hash != source.document_version:
-        return replace(source, status="replaced", replaced_by=_ref(record))
-    if record.superseded_by_id is not None:
-        newer = records.get(record.superseded_by_id)
-        ref = _ref(newer) if newer is not None else source.superseded_by
-        return replace(source, status="superseded", superseded_by=ref)
-    return replace(source, status="current")
-
-
-def _ref(record: DocumentRecord) -> DocumentRef:
-    return DocumentRef(record.id, record.title, record.source, record.updated_at)
 
 
 def chat_not_found(chat_id: str) -> NotFound:
@@ -289,14 +140,12 @@ class ManageChats:
         readers: ResolveReadScope | None = None,
         tables: TableLoader | None = None,
     ) -> None:
-        self._tables = tables
-        self._readers = readers
         self._history = history
         self._on_delete = on_delete
         """Called (in a worker thread) with a deleted chat's id: what other features keep
         for a chat goes with it (its attached files)."""
         self._responses = responses
-        self._documents = documents
+        self._answers = StoredAnswers(documents, readers, tables)
 
     async def list(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]:
         if not 1 <= limit <= MAX_PAGE:
@@ -308,10 +157,17 @@ class ManageChats:
         )
 
     async def search(
-        self, user_id: str, query: str, *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        query: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        reader: Caller | None = None,
     ) -> builtins.list[ChatMatch]:
         """The user's chats whose title or messages hold every word of `query` (case-folded),
-        most recently active first, each with a snippet of its first matching message."""
+        most recently active first, each with a snippet of its first matching message; an
+        answer withheld from the reader is not searched (`withholding.py`)."""
         if len(query) > MAX_SEARCH_CHARS:
             raise InvalidRequest(f"q has {len(query)} characters; at most {MAX_SEARCH_CHARS}.")
         terms = query.split()
@@ -323,13 +179,27 @@ class ManageChats:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
         if offset < 0:
             raise InvalidRequest("offset must not be negative.")
+        withheld = await self._withheld(user_id, reader)
         found = await asyncio.to_thread(
-            self._history.search_chats, user_id, terms, limit=limit, offset=offset
+            self._history.search_chats,
+            user_id,
+            terms,
+            limit=limit,
+            offset=offset,
+            withheld=withheld,
         )
         return [
             ChatMatch(chat, None if text is None else snippet_of(text, terms))
             for chat, text in found
         ]
+
+    async def _withheld(self, user_id: str, reader: Caller | None) -> frozenset[str]:
+        """The ids of the user's stored answers withheld from `reader`."""
+        shown = await self._answers.for_reader(user_id, reader)
+        if not shown.restricted:
+            return frozenset()
+        cited = await asyncio.to_thread(self._history.cited_answers, user_id)
+        return await asyncio.to_thread(shown.withheld, cited)
 
     async def page(
         self,
@@ -349,8 +219,8 @@ class ManageChats:
         if before is not None and after is not None:
             raise InvalidRequest("Give before or after, not both.")
         chat = await self._owned(user_id, chat_id)
-        scope = await self._scope(user_id, reader)
-        return await asyncio.to_thread(self._page, user_id, chat, limit, before, after, scope)
+        shown = await self._answers.for_reader(user_id, reader)
+        return await asyncio.to_thread(self._page, user_id, chat, limit, before, after, shown)
 
     async def pages(
         self,
@@ -363,23 +233,17 @@ class ManageChats:
         """The chat (checked now: a missing chat fails here, not mid-way) and its messages
         page by page from the first, `size` at a time: what an export writes as it reads."""
         chat = await self._owned(user_id, chat_id)
-        scope = await self._scope(user_id, reader)
+        shown = await self._answers.for_reader(user_id, reader)
 
         async def every_page() -> AsyncIterator[list[Message]]:
             after: int | None = 0
             while after is not None:
-                page = await asyncio.to_thread(self._page_of, chat.id, size, None, after, scope)
+                page = await asyncio.to_thread(self._page_of, chat.id, size, None, after, shown)
                 if page.messages:
                     yield page.messages
                 after = page.later
 
         return chat, every_page()
-
-    async def _scope(self, user_id: str, reader: Caller | None) -> ReadScope:
-        """What the chat's reader may read now (their sources' documents are checked)."""
-        if self._readers is None:
-            return EVERYTHING
-        return await self._readers.execute(reader_of(user_id, reader))
 
     def _page(
         self,
@@ -388,22 +252,22 @@ class ManageChats:
         limit: int,
         before: int | None,
         after: int | None,
-        scope: ReadScope = EVERYTHING,
+        shown: Withholding,
     ) -> ChatTranscript:
-        page = self._page_of(chat.id, limit, before, after, scope)
+        page = self._page_of(chat.id, limit, before, after, shown)
         ids = [m.id for m in page.messages]
         versions = self._history.list_versions(chat.id, ids) if ids else {}
-        if self._documents is not None and versions:
-            versions = _readable_versions(versions, self._documents, scope)
+        if versions:
+            versions = shown.versions(versions)
         responses: dict[str, LoggedResponse] = {}
         if self._responses is not None and ids:
             # The log's entries of this chat are its answered turns (one a model call each),
             # not its imported messages; those of this page are kept.
-            shown = set(ids)
+            on_page = set(ids)
             responses = {
                 entry.message_id: entry
                 for entry in self._responses.for_chat(chat.id)
-                if entry.message_id in shown and entry.user_id == user_id
+                if entry.message_id in on_page and entry.user_id == user_id
             }
         return ChatTranscript(chat, page.messages, responses, versions, page.earlier, page.later)
 
@@ -413,27 +277,14 @@ class ManageChats:
         limit: int,
         before: int | None,
         after: int | None,
-        scope: ReadScope = EVERYTHING,
+        shown: Withholding,
     ) -> MessagePage:
         page = _followable(
             self._history.page_messages(chat_id, limit=limit, before=before, after=after)
         )
-        if self._documents is None or not page.messages:
+        if not page.messages:
             return page
-        hidden_tables = self._hidden_tables(page.messages, scope)
-        return replace(
-            page,
-            messages=_with_source_status(page.messages, self._documents, scope, hidden_tables),
-        )
-
-    def _hidden_tables(self, messages: builtins.list[Message], scope: ReadScope) -> frozenset[str]:
-        """The tables (lower case) the scope may not read, when `messages` looked any up."""
-        looked_up = any(s.kind == "table" for m in messages for s in m.sources)
-        if self._tables is None or scope.collections is None or not looked_up:
-            return frozenset()
-        return frozenset(
-            t.name.lower() for t in self._tables.list_tables() if not may_read(scope.collections, t)
-        )
+        return replace(page, messages=shown.messages(page.messages))
 
     async def rename(self, user_id: str, chat_id: str, title: str) -> Chat:
         await self._owned(user_id, chat_id)

@@ -9,7 +9,14 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from use_cases.access.domain import User
-from use_cases.chat.domain import Chat, Message, MessagePage, MessageVersion, NewMessage
+from use_cases.chat.domain import (
+    Chat,
+    CitedAnswer,
+    Message,
+    MessagePage,
+    MessageVersion,
+    NewMessage,
+)
 
 
 class HistoryStore(Protocol):
@@ -28,11 +35,22 @@ class HistoryStore(Protocol):
     def list_chats(self, user_id: str, *, limit: int = 50, offset: int = 0) -> list[Chat]: ...
 
     def search_chats(
-        self, user_id: str, terms: Sequence[str], *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        terms: Sequence[str],
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        withheld: frozenset[str] = frozenset(),
     ) -> list[tuple[Chat, str | None]]:
         """The user's chats in which every term (compared case-folded) is in the title or in
         a message, most recently active first, each with the first message holding a term
-        (None when the title alone holds them)."""
+        (None when the title alone holds them). The `withheld` messages are not read."""
+        ...
+
+    def cited_answers(self, user_id: str, chat_id: str | None = None) -> list[CitedAnswer]:
+        """The user's stored answers (of one chat, with `chat_id`) that cite any source, and
+        then their earlier versions that do (`CitedAnswer.earlier`), without their text."""
         ...
 
     def rename_chat(self, chat_id: str, title: str) -> Chat: ...

@@ -14,6 +14,11 @@ Rules:
   their feedback (an undo): the response counts as unrated again.
 - With automatic recalibration on, feedback that brings the total to a new multiple of the
   minimum (see `Recalibrate`) refits the map; a failed refit never fails the feedback.
+- A user's list of their logged responses (`ListRecentResponses`) shows a chat answer
+  withheld from them (a source it cited is no longer readable to them,
+  `use_cases/chat/withholding.py`) as `WITHHELD_ANSWER`, as their history does; so is an
+  entry of such a chat whose answer is no longer stored as a message (answered again: the
+  log cannot tell what it cited).
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import builtins
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from loguru import logger
 
 from use_cases.access.domain import Caller
+from use_cases.chat.ports import HistoryStore
 from use_cases.chat.prompts import reads_as_not_found
+from use_cases.chat.withholding import WITHHELD_ANSWER, StoredAnswers
 from use_cases.confidence.domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
 from use_cases.confidence.estimator import DEFAULT_PHRASES, estimate_confidence
 from use_cases.confidence.ports import CalibrationStore, ResponseLog
@@ -285,13 +292,35 @@ class RecordFeedback:
 class ListRecentResponses:
     """The newest logged responses: the caller's own, or everyone's for an admin."""
 
-    def __init__(self, log: ResponseLog) -> None:
+    def __init__(
+        self,
+        log: ResponseLog,
+        history: HistoryStore | None = None,
+        answers: StoredAnswers | None = None,
+    ) -> None:
         self._log = log
+        self._history = history
+        self._answers = answers or StoredAnswers()
 
     def list(self, caller: Caller, limit: int = 20) -> list[LoggedResponse]:
         if not 1 <= limit <= MAX_RECENT:
             raise InvalidRequest(f"limit must be between 1 and {MAX_RECENT}.")
-        return self._log.recent(limit=limit, user_id=None if caller.is_admin else caller.user_id)
+        recent = self._log.recent(limit=limit, user_id=None if caller.is_admin else caller.user_id)
+        shown = self._answers.of(caller)
+        if self._history is None or not shown.restricted or not recent:
+            return recent
+        cited = self._history.cited_answers(caller.user_id)
+        withheld = shown.withheld(cited)
+        # An answer answered again is logged under an id no message has now: in a chat with
+        # a withheld answer or version, such an entry is withheld too.
+        stored = {a.message_id for a in cited if not a.earlier}
+        risky = {a.chat_id for a in cited if a.message_id in withheld}
+        return [
+            replace(r, response_text=WITHHELD_ANSWER)
+            if r.message_id in withheld or (r.chat_id in risky and r.message_id not in stored)
+            else r
+            for r in recent
+        ]
 
     async def execute(self, caller: Caller, limit: int = 20) -> builtins.list[LoggedResponse]:
         return await asyncio.to_thread(self.list, caller, limit)

@@ -8,7 +8,10 @@ Rules:
   semantic memory service configured (`memory.py`), what it recalls about the user for the
   conversation's title and first message goes to the model beside it, as context; a failed
   recall fails the drafting as a failed run does. A source
-  naming a message the conversation does not hold is dropped (a model's invented id).
+  naming a message the conversation does not hold is dropped (a model's invented id). The
+  conversation is read as its reader is shown it: an answer withheld from them (a source it
+  cited is no longer readable to them, `use_cases/chat/withholding.py`) reaches the model as
+  `WITHHELD_ANSWER`, never as its text.
 - An update turn (`UpdateDraftByTurn`) runs the update agent on the active version; each
   `update_project_draft` call it made becomes one version, all added in one transaction and
   only if the active version is still the one the turn started from (else `Conflict`). A turn
@@ -33,12 +36,14 @@ from typing import Any, Literal
 from pydantic_ai import Agent
 from pydantic_ai.usage import UsageLimits
 
+from use_cases.access.domain import Caller
 from use_cases.chat.agent import AgentLimits
 from use_cases.chat.domain import Chat, Message
 from use_cases.chat.manage_chats import MAX_PAGE, chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.recent import PAGE, first_messages, latest_messages
 from use_cases.chat.turn_runner import to_domain_error
+from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.draft_agent import (
     UpdateDeps,
     conversation_prompt,
@@ -159,6 +164,8 @@ class DraftRequest:
     chat_id: str
     model: str | None = None
     note: str | None = None
+    reader: Caller | None = None
+    """Who drafts (their rights decide which answers are withheld); None: the chat's owner."""
 
 
 class DraftProject(_DraftAccess):
@@ -175,17 +182,21 @@ class DraftProject(_DraftAccess):
         *,
         locks: DraftChatStore | None = None,
         memories: RecallMemories | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
         super().__init__(history, drafts, settings, locks=locks)
         self._models, self._agent, self._limits = models, agent, limits
         self._memories = memories
+        self._answers = answers or StoredAnswers()
 
     async def execute(self, request: DraftRequest) -> DraftState:
         _check_note(request.note)
         chat = await self._owned(request.user_id, request.chat_id)
-        messages = await asyncio.to_thread(
+        stored = await asyncio.to_thread(
             window_messages, self._history, chat.id, self._settings.max_conversation_chars
         )
+        shown = await self._answers.for_reader(request.user_id, request.reader)
+        messages = await asyncio.to_thread(shown.messages, stored)
         used = conversation_window(messages, self._settings.max_conversation_chars)
         if not used:
             raise InvalidRequest("The conversation has no messages to draft a project from.")

@@ -12,6 +12,10 @@ Rules:
 - `sort_by`: `relevance` (the fused score; default), `updated_at`, `created_at` or `title`;
   `sort_dir` `asc` or `desc` (default: `asc` for `title`, `desc` otherwise); ties keep the
   relevance order. `limit`/`offset` page the sorted hits; `total` counts them all.
+- An answer withheld from the reader (a source it cited is no longer readable to them,
+  `use_cases/chat/withholding.py`), and the summary of its chat, are not searched: the index
+  leaves them out of both legs, so a page is never shortened afterwards and nothing matches
+  on hidden text.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
+from use_cases.access.domain import Caller
+from use_cases.chat.domain import CitedAnswer
 from use_cases.chat.manage_chats import snippet_of
+from use_cases.chat.ports import HistoryStore
+from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.search_ports import (
     CHAT_STATUSES,
     ChatSearchHit,
@@ -55,6 +63,8 @@ SortDir = Literal["asc", "desc"]
 class ChatSearchRequest:
     user_id: str
     query: str
+    reader: Caller | None = None
+    """Who reads (their rights decide what is withheld); None: the chat owner, as a user."""
     status: str | None = None
     sort_by: SortBy = "relevance"
     sort_dir: SortDir | None = None
@@ -78,8 +88,15 @@ class ChatSearchPage:
 
 
 class SearchChats:
-    def __init__(self, index: ChatSearchIndex) -> None:
+    def __init__(
+        self,
+        index: ChatSearchIndex,
+        history: HistoryStore | None = None,
+        answers: StoredAnswers | None = None,
+    ) -> None:
         self._index = index
+        self._history = history
+        self._answers = answers
 
     async def execute(self, request: ChatSearchRequest) -> ChatSearchPage:
         query = " ".join(request.query.split())
@@ -97,8 +114,16 @@ class SearchChats:
             raise InvalidRequest(f"limit must be between 1 and {MAX_CHAT_SEARCH_LIMIT}.")
         if not 0 <= request.offset <= MAX_CHAT_SEARCH_OFFSET:
             raise InvalidRequest(f"offset must be between 0 and {MAX_CHAT_SEARCH_OFFSET}.")
+        withheld = await self._withheld(request.user_id, request.reader)
         hits = await asyncio.to_thread(
-            self._index.search, ChatSearchQuery(request.user_id, query, request.status)
+            self._index.search,
+            ChatSearchQuery(
+                request.user_id,
+                query,
+                request.status,
+                withheld=frozenset(a.message_id for a in withheld),
+                withheld_summaries=frozenset(a.chat_id for a in withheld),
+            ),
         )
         ordered = _sorted(hits, request.sort_by, request.sort_dir)
         page = ordered[request.offset : request.offset + request.limit]
@@ -110,6 +135,17 @@ class SearchChats:
             offset=request.offset,
             hits=[FoundChat(hit, snippet_of(hit.text, terms)) for hit in page],
         )
+
+    async def _withheld(self, user_id: str, reader: Caller | None) -> list[CitedAnswer]:
+        """The user's stored answers withheld from `reader`."""
+        if self._history is None or self._answers is None:
+            return []
+        shown = await self._answers.for_reader(user_id, reader)
+        if not shown.restricted:
+            return []
+        cited = await asyncio.to_thread(self._history.cited_answers, user_id)
+        hidden = await asyncio.to_thread(shown.withheld, cited)
+        return [a for a in cited if a.message_id in hidden]
 
 
 def _sorted(

@@ -68,6 +68,11 @@ class ChatSearchQuery:
     user_id: str
     text: str
     status: str | None = None
+    withheld: frozenset[str] = frozenset()
+    """The ids of the answers the reader may not be shown (`use_cases/chat/withholding.py`):
+    the index reads nothing of them."""
+    withheld_summaries: frozenset[str] = frozenset()
+    """The chats whose summary is withheld (they hold a withheld answer)."""
 
 
 @dataclass(frozen=True)

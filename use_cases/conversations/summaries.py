@@ -18,6 +18,12 @@ Rules:
   summarised together (reduce; again in groups if they themselves exceed a chunk), so a
   conversation of n chunks costs n + ceil(n / k) + ... calls, one for a short one.
 - Only the chat's owner reaches its summary: anyone else's is `NotFound`, as a missing chat.
+- A summary never shows a withheld answer (`use_cases/chat/withholding.py`: a source it
+  cited is no longer readable to the reader): one is made from the conversation as its reader
+  is shown it (a withheld answer as `WITHHELD_ANSWER`), and a stored one reads
+  `WITHHELD_SUMMARY` while its chat holds a withheld answer, whatever made it (a summary does
+  not record which answers it read; a remade one is shown as made, then withheld again on
+  reading until the grant returns).
 """
 
 from __future__ import annotations
@@ -28,10 +34,12 @@ from dataclasses import replace
 
 from pydantic_ai import Agent
 
+from use_cases.access.domain import Caller
 from use_cases.chat.domain import Chat, Message
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.turn_runner import to_domain_error
+from use_cases.chat.withholding import WITHHELD_SUMMARY, StoredAnswers, Withholding
 from use_cases.conversations.search_ports import (
     ConversationSummary,
     ExtractiveSummariser,
@@ -134,7 +142,9 @@ class ManageSummaries:
         chunk_tokens: int,
         max_chars: int,
         timeout_s: float,
+        answers: StoredAnswers | None = None,
     ) -> None:
+        self._answers = answers or StoredAnswers()
         self._history = history
         self._store = store
         self._models = models
@@ -146,18 +156,26 @@ class ManageSummaries:
         self._timeout_s = timeout_s
         self._agent: Agent[None, str] = Agent(output_type=str)
 
-    async def get(self, user_id: str, chat_id: str) -> ConversationSummary:
+    async def get(
+        self, user_id: str, chat_id: str, reader: Caller | None = None
+    ) -> ConversationSummary:
+        """The chat's stored summary, as `reader` may be shown it (module rules)."""
         await self._owned(user_id, chat_id)
         summary = await asyncio.to_thread(self._store.get, chat_id)
         if summary is None:
             raise NotFound(f"Chat {chat_id} has no summary yet: POST to make one.")
+        shown = await self._answers.for_reader(user_id, reader)
+        if shown.restricted:
+            cited = await asyncio.to_thread(self._history.cited_answers, user_id, chat_id)
+            if await asyncio.to_thread(shown.withheld, cited):
+                summary = replace(summary, text=WITHHELD_SUMMARY)
         return await self._with_staleness(summary)
 
     async def regenerate(
-        self, user_id: str, chat_id: str, model: str | None = None
+        self, user_id: str, chat_id: str, model: str | None = None, reader: Caller | None = None
     ) -> ConversationSummary:
         chat = await self._owned(user_id, chat_id)
-        return await self._generate(chat, model)
+        return await self._generate(chat, model, await self._answers.for_reader(user_id, reader))
 
     async def summarise(self, chat_id: str, model: str | None = None) -> ConversationSummary:
         """Make (or remake) the chat's summary, whoever owns it: for trusted callers (an
@@ -165,7 +183,7 @@ class ManageSummaries:
         chat = await asyncio.to_thread(self._history.get_chat, chat_id)
         if chat is None:
             raise chat_not_found(chat_id)
-        return await self._generate(chat, model)
+        return await self._generate(chat, model, Withholding(None))
 
     async def edit(self, user_id: str, chat_id: str, text: str) -> ConversationSummary:
         text = text.strip()
@@ -179,8 +197,11 @@ class ManageSummaries:
             raise NotFound(f"Chat {chat_id} has no summary yet: POST to make one.")
         return await self._with_staleness(edited)
 
-    async def _generate(self, chat: Chat, requested: str | None) -> ConversationSummary:
-        messages = await asyncio.to_thread(self._history.list_messages, chat.id)
+    async def _generate(
+        self, chat: Chat, requested: str | None, shown: Withholding
+    ) -> ConversationSummary:
+        stored = await asyncio.to_thread(self._history.list_messages, chat.id)
+        messages = await asyncio.to_thread(shown.messages, stored)
         lines = transcript_lines(messages)
         if not lines:
             raise InvalidRequest(f"Chat {chat.id} has no messages to summarise.")

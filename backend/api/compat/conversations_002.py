@@ -145,10 +145,10 @@ async def delete_conversation(
     summary="The conversation's summary (made on import; as `GET .../summary`)",
 )
 async def imported_chat_summary(
-    chat_id: ChatId, container: ContainerDep, user: ActingUserDep
+    chat_id: ChatId, container: ContainerDep, user: ActingUserDep, caller: CallerDep
 ) -> SummaryOut:
     return SummaryOut.of(
-        await container.conversation_search.conversation_summaries.get(user, chat_id)
+        await container.conversation_search.conversation_summaries.get(user, chat_id, caller)
     )
 
 
@@ -228,6 +228,7 @@ async def get_project(
 async def search_conversations(
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS)],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_CHAT_HITS,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
@@ -241,7 +242,14 @@ async def search_conversations(
 ) -> ChatSearchOut:
     found = await container.conversation_search.search_chats.execute(
         ChatSearchRequest(
-            user, q, status=status, sort_by=sort_by, sort_dir=sort_dir, limit=limit, offset=offset
+            user,
+            q,
+            reader=caller,
+            status=status,
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+            limit=limit,
+            offset=offset,
         )
     )
     return ChatSearchOut.of(found)

@@ -77,9 +77,9 @@ async def list_advice_threads(
     summary="One of your advice threads, with its advice oldest first",
 )
 async def advice_thread(
-    thread_id: str, container: ContainerDep, user: UserDep
+    thread_id: str, container: ContainerDep, user: UserDep, caller: CallerDep
 ) -> AdviceTranscriptOut:
-    transcript = await container.advice.advice_threads.transcript(user, thread_id)
+    transcript = await container.advice.advice_threads.transcript(user, thread_id, caller)
     return AdviceTranscriptOut(
         thread=AdviceThreadOut.of(transcript.thread),
         entries=[

@@ -135,6 +135,7 @@ def _checked_conversation(run_input: Any, settings: Settings) -> str:
 async def list_chats(
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
     q: Annotated[
@@ -149,7 +150,9 @@ async def list_chats(
     ] = None,
 ) -> list[ChatListItemOut]:
     if q is not None:
-        found = await container.chat.chats.search(user, q, limit=limit, offset=offset)
+        found = await container.chat.chats.search(
+            user, q, limit=limit, offset=offset, reader=caller
+        )
         return [ChatListItemOut.found(match) for match in found]
     chats = await container.chat.chats.list(user, limit=limit, offset=offset)
     return [ChatListItemOut(**ChatSummaryOut.of(chat).model_dump()) for chat in chats]
@@ -179,7 +182,8 @@ async def chat_messages(
     summary = None
     if before is None and after is None:  # the page a chat opens on (its staleness: a count)
         with suppress(NotFound):  # none made yet (the chat itself was found above)
-            summary = await container.conversation_search.conversation_summaries.get(user, chat_id)
+            summaries = container.conversation_search.conversation_summaries
+            summary = await summaries.get(user, chat_id, caller)
     return ChatMessagesOut(
         chat=ChatSummaryOut.of(transcript.chat),
         messages=messages_out(transcript),

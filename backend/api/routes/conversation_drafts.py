@@ -30,6 +30,7 @@ from backend.api.conversation_drafts_schemas import (
 from backend.api.deps import (
     SQLITE_MAX_INTEGER,
     ActingUserDep,
+    CallerDep,
     ContainerDep,
     PageLimit,
     PageOffset,
@@ -66,11 +67,12 @@ async def draft_project(
     chat_id: str,
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     body: DraftCreateIn | None = None,
 ) -> ProjectDraftOut:
     body = body or DraftCreateIn()
     state = await container.conversation_drafts.draft_project.execute(
-        DraftRequest(user, chat_id, model=body.model, note=body.note)
+        DraftRequest(user, chat_id, model=body.model, note=body.note, reader=caller)
     )
     return ProjectDraftOut.of(state)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from backend.api.conversation_search_schemas import SummaryEditIn, SummaryOut, SummaryRegenerateIn
-from backend.api.deps import ActingUserDep, ContainerDep
+from backend.api.deps import ActingUserDep, CallerDep, ContainerDep
 from backend.api.openapi import problem_responses
 from backend.api.rate_limit import RateLimited
 
@@ -19,9 +19,11 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
     responses=problem_responses(404),
     summary="A conversation's stored summary (404 until one is made with POST)",
 )
-async def get_summary(chat_id: str, container: ContainerDep, user: ActingUserDep) -> SummaryOut:
+async def get_summary(
+    chat_id: str, container: ContainerDep, user: ActingUserDep, caller: CallerDep
+) -> SummaryOut:
     return SummaryOut.of(
-        await container.conversation_search.conversation_summaries.get(user, chat_id)
+        await container.conversation_search.conversation_summaries.get(user, chat_id, caller)
     )
 
 
@@ -36,12 +38,12 @@ async def regenerate_summary(
     chat_id: str,
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     body: SummaryRegenerateIn | None = None,
 ) -> SummaryOut:
     model = body.model if body is not None else None
-    return SummaryOut.of(
-        await container.conversation_search.conversation_summaries.regenerate(user, chat_id, model)
-    )
+    summaries = container.conversation_search.conversation_summaries
+    return SummaryOut.of(await summaries.regenerate(user, chat_id, model, caller))
 
 
 @router.patch(

@@ -87,6 +87,7 @@ async def search(
             ChatSearchRequest(
                 user,
                 q,
+                reader=caller,
                 status=status,
                 sort_by=sort_by,
                 sort_dir=sort_dir,

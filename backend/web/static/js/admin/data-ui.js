@@ -1,7 +1,28 @@
 // Small pieces the Documents, Tables and Calibration pages share: an upload/job progress
-// line, and a refusal put into words a person can act on.
+// line, a refusal put into words a person can act on, and the collection an upload goes to.
 
+import { api } from "../api.js";
 import { describeError, h } from "../dom.js";
+
+/** A select of the collection an upload goes to: "" (`blank`: the server's own choice: the
+ * default collection, or a replaced item's own), `default`, then every collection, listed
+ * once they are read (none when they cannot be: the default collection is still offered). */
+export function collectionSelect(blank) {
+  const select = h("select", { name: "collection" },
+    h("option", { value: "" }, blank),
+    h("option", { value: "default" }, "default"));
+  api("GET", "/api/collections").then(({ collections }) => {
+    select.append(...collections.map((c) => h("option", { value: c.name }, c.name)));
+  }, (error) => console.warn(error));
+  return select;
+}
+
+/** A table cell naming an item's collection (`default`, muted, when it has none). */
+export function collectionCell(collection, attributes = {}) {
+  return h("td", { class: "data-collection", ...attributes }, collection
+    ? collection
+    : h("span", { class: "muted", title: "Every user reads the default collection" }, "default"));
+}
 
 /** A status line with a progress bar: set(text, fraction|null) (null: busy, no known amount),
  * done(text, kind) ends it with a message (kind: success|error|info). Announced politely. */

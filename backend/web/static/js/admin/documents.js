@@ -6,7 +6,7 @@ import { ApiError, api, upload } from "../api.js";
 import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
 import { panelDialog } from "../answer.js";
 import { renderMarkdown } from "../markdown.js";
-import { progressLine, refusal } from "./data-ui.js";
+import { collectionCell, collectionSelect, progressLine, refusal } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;
@@ -140,6 +140,7 @@ function documentTable(documents, state, { onDelete, onReplace, onView }) {
     h("td", { "data-label": "Document" },
       h("span", { class: "docs-title" }, doc.title),
       h("span", { class: "docs-source muted" }, doc.source)),
+    collectionCell(doc.collection, { "data-label": "Collection" }),
     h("td", { "data-label": "Category" }, doc.category || "—"),
     h("td", { "data-label": "Updated" }, formatDate(doc.updated_at)),
     h("td", { "data-label": "Chunks", class: "num" }, String(doc.chunk_count)),
@@ -151,7 +152,7 @@ function documentTable(documents, state, { onDelete, onReplace, onView }) {
   return h("div", { class: "table-wrap docs-table" },
     h("table", {},
       h("thead", {}, h("tr", {},
-        ["Document", "Category", "Updated", "Chunks", "Version"].map((label) =>
+        ["Document", "Collection", "Category", "Updated", "Chunks", "Version"].map((label) =>
           h("th", { scope: "col", class: label === "Chunks" ? "num" : null }, label)),
         h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
       h("tbody", {}, documents.map(row))));
@@ -163,6 +164,7 @@ function uploadForm(state) {
   const fileInput = h("input", { type: "file", name: "file", required: true });
   const categoryInput = h("input", { type: "text", name: "category", list: "docs-categories", maxlength: 100, autocomplete: "off" });
   const categories = h("datalist", { id: "docs-categories" });
+  const collection = collectionSelect("Default (a replaced document keeps its own)");
   const replacing = h("p", { class: "notice docs-replacing", hidden: true });
   const cancelReplace = h("button", { type: "button", class: "link", hidden: true }, "Upload a new document instead");
   const submit = h("button", { type: "submit", class: "primary" }, "Upload");
@@ -175,6 +177,7 @@ function uploadForm(state) {
     h("div", { class: "docs-upload-fields" },
       field("File", fileInput, "Markdown, text, HTML or PDF, up to 20 MiB."),
       field("Category (optional)", categoryInput, "e.g. policies, runbooks"),
+      field("Collection", collection, "Who may read it: the default collection is every user's."),
       h("div", { class: "row docs-upload-actions" }, submit, cancelReplace)),
     progress.el,
     problem);
@@ -237,6 +240,7 @@ function uploadForm(state) {
     const data = new FormData();
     data.append("file", file);
     if (categoryInput.value.trim()) data.append("category", categoryInput.value.trim());
+    if (collection.value) data.append("collection", collection.value);
     const method = replaceDoc ? "PUT" : "POST";
     const path = replaceDoc ? `/api/documents/${replaceDoc.id}` : "/api/documents";
     try {

@@ -1,11 +1,12 @@
-// Tables (admins): the structured tables the assistant's SQL tool reads, with their columns
-// and row counts, their rows page by page, loading one from a CSV, TSV or JSON-lines file
-// (created or replaced), and deleting one after a confirmation.
+// Tables (admins): the structured tables the assistant's SQL tool reads, with their collection
+// (who may read them), columns and row counts, their rows page by page, loading one from a
+// CSV, TSV or JSON-lines file into a collection (created or replaced), and deleting one after
+// a confirmation.
 
 import { panelDialog } from "../answer.js";
 import { api, upload } from "../api.js";
 import { clear, confirmDialog, field, h, notify, plural } from "../dom.js";
-import { progressLine, refusal } from "./data-ui.js";
+import { collectionCell, collectionSelect, progressLine, refusal } from "./data-ui.js";
 
 const ROWS_PAGE = 50;
 
@@ -73,11 +74,13 @@ function tableOfTables(tables, { onView, onDelete }) {
     h("table", { class: "tables-table" },
       h("thead", {}, h("tr", {},
         h("th", { scope: "col" }, "Name"),
+        h("th", { scope: "col" }, "Collection"),
         h("th", { scope: "col", class: "num" }, "Rows"),
         h("th", { scope: "col" }, "Columns"),
         h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
       h("tbody", {}, tables.map((table) => h("tr", { dataset: { name: table.name } },
         h("th", { scope: "row" }, h("code", { class: "tables-name" }, table.name)),
+        collectionCell(table.collection, { class: "data-collection tables-collection" }),
         h("td", { class: "num" }, table.rows.toLocaleString()),
         h("td", {},
           h("span", { class: "data-sr-only" }, `${table.columns.length} columns: `),
@@ -134,6 +137,7 @@ function suggestName(fileName) {
 function loadForm(currentTables, onLoaded) {
   const nameInput = h("input", { type: "text", name: "name", required: true, pattern: NAME_PATTERN, maxlength: 63, autocomplete: "off", spellcheck: "false" });
   const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
+  const collection = collectionSelect("Default (a replaced table keeps its own)");
   const submit = h("button", { type: "submit", class: "primary" }, "Load table");
   const replaceNote = h("p", { class: "notice warn", hidden: true });
   const progress = progressLine("Table upload progress");
@@ -160,6 +164,7 @@ function loadForm(currentTables, onLoaded) {
     h("div", { class: "tables-fields" },
       field("File", fileInput, "CSV or TSV with a header line, or JSON lines (one object per line)."),
       field("Table name", nameInput, "Letters, digits and _; not starting with a digit (e.g. sales_2024)."),
+      field("Collection", collection, "Who may read it: the default collection is every user's."),
       h("div", { class: "row tables-actions" }, submit)),
     replaceNote,
     progress.el,
@@ -174,6 +179,7 @@ function loadForm(currentTables, onLoaded) {
     const data = new FormData();
     data.append("name", nameInput.value.trim());
     data.append("file", file);
+    if (collection.value) data.append("collection", collection.value);
     try {
       progress.set(`Sending ${file.name}…`, 0);
       const answer = await upload("POST", "/api/tables", data, (fraction) =>
@@ -185,6 +191,7 @@ function loadForm(currentTables, onLoaded) {
       progress.done(message, "success");
       notify(message, "success");
       form.reset();
+      collection.value = "";
       nameTouched = false;
       replaceNote.hidden = true;
       submit.textContent = "Load table";
