@@ -221,9 +221,9 @@ def passage_features(
     than a neighbouring one: its place by meaning (`vector_place`; `lexical` is its place by
     words), how far its fused score leads the next passage's (`lead`), how short it is
     (`short`: 1 for an empty one, 0 from 1,000 characters), the share of its lines that are
-    boilerplate (`boiler`), the share of the question's own words in the chosen sentences'
-    headings (`heading`) and whether the chosen sentences come from more than one passage
-    (`spread`)."""
+    boilerplate (`boiler`) and the share of the question's own words in the chosen
+    sentences' headings (`heading`). Recorded for the fitting bench (`bench.confidence_fit`):
+    the model reads only the names in `ConfidenceTuning.weights`."""
     context = asked.context
     scores = sorted((float(h.get("score") or 0.0) for h in hits), reverse=True)
     top = scores[0] if scores else 0.0
@@ -243,7 +243,6 @@ def passage_features(
         "short": max(0.0, 1.0 - len(text) / 1000),
         "boiler": _boilerplate_share(text, context.boilerplate),
         "heading": heading,
-        "spread": float(len({c.unit.hit_index for c in chosen}) > 1),
     }
 
 
