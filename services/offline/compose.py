@@ -34,15 +34,13 @@ from services.offline.choose import (
 from services.offline.confidence import (
     OBSERVERS,
     action_held,
-    capped,
     confidence_features,
-    conservative,
     covered_share,
-    logistic_confidence,
-    mixed,
+    passage_features,
     reader_belief,
     refused_confidence,
     said_share,
+    shown_confidence,
 )
 from services.offline.context import DEFAULT_CONTEXT, AnswerContext
 from services.offline.question import INTENT_HISTORY, as_of_date
@@ -156,16 +154,15 @@ def _answer(
     )
     features["said"] = said_share(own_terms(asked), chosen, context.lexicon, context.tuning.score)
     features["action"] = action_held(question, chosen, context.lexicon, context.tuning.score)
-    confidence = logistic_confidence(features, context.tuning.confidence)
+    features |= passage_features(asked, best_hit, kept, chosen)
+    features["conflict"] = float(conflict is not None)
     if context.reader is not None and context.tuning.confidence.reader_share > 0:
         chosen_as_read = [read_as.get(id(c.unit)) for c in chosen]
         belief = reader_belief(context, asked_as, chosen_as_read)
         features["belief"] = -1.0 if belief is None else belief
-        confidence = mixed(confidence, belief, context.tuning.confidence)
     for observer in OBSERVERS:
         observer(asked.message, features)
-    confidence = conservative(confidence, features["passage"], context.tuning.confidence)
-    confidence = capped(confidence, chosen, conflict is not None, context.tuning.confidence)
+    confidence = shown_confidence(features, context.tuning.confidence)
     return Answer(
         body, confidence, coverage=best_sentence.coverage, evidence=best_sentence.evidence
     )

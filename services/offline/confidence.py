@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from services.knowledge.repeated_lines import line_key
 from services.offline import tuning as offline_tuning
 from services.offline.asked import Asked, own_terms
 from services.offline.context import AnswerContext
@@ -188,6 +189,63 @@ def action_held(
     return match(action, held, lexicon=lexicon, tuning=tuning)
 
 
+def _vector_place(hit: dict[str, Any], hits: Sequence[dict[str, Any]]) -> float:
+    """1/(1 + the hit's place among the retrieved passages by meaning), 0 when the meaning
+    leg did not find it: with `lexical`, whether the passage is first in both legs."""
+    distance = hit.get("vector_distance")
+    if distance is None:
+        return 0.0
+    closer = sum(
+        1
+        for h in hits
+        if h.get("vector_distance") is not None and float(h["vector_distance"]) < float(distance)
+    )
+    return 1.0 / (1 + closer)
+
+
+def _boilerplate_share(text: str, boilerplate: frozenset[str]) -> float:
+    """The share of a passage's lines that the knowledge base's documents repeat."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not boilerplate:
+        return 0.0
+    return sum(line_key(line) in boilerplate for line in lines) / len(lines)
+
+
+def passage_features(
+    asked: Asked,
+    hit: dict[str, Any],
+    hits: Sequence[dict[str, Any]],
+    chosen: Sequence[Scored],
+) -> dict[str, float]:
+    """What the passage an answer quotes says of whether it answers the question asked rather
+    than a neighbouring one: its place by meaning (`vector_place`; `lexical` is its place by
+    words), how far its fused score leads the next passage's (`lead`), how short it is
+    (`short`: 1 for an empty one, 0 from 1,000 characters), the share of its lines that are
+    boilerplate (`boiler`) and the share of the question's own words in the chosen
+    sentences' headings (`heading`). Recorded for the fitting bench (`bench.confidence_fit`):
+    the model reads only the names in `ConfidenceTuning.weights`."""
+    context = asked.context
+    scores = sorted((float(h.get("score") or 0.0) for h in hits), reverse=True)
+    top = scores[0] if scores else 0.0
+    lead = (top - scores[1]) / top if len(scores) > 1 and top > 0 else 1.0
+    text = str(hit.get("text") or hit.get("chunk") or "")
+    terms = own_terms(asked)
+    headings: set[str] = set().union(*(c.unit.context for c in chosen))
+    heading = (
+        sum(match(t, headings, lexicon=context.lexicon, tuning=context.tuning.score) for t in terms)
+        / len(terms)
+        if terms
+        else 1.0
+    )
+    return {
+        "vector_place": _vector_place(hit, hits),
+        "lead": lead,
+        "short": max(0.0, 1.0 - len(text) / 1000),
+        "boiler": _boilerplate_share(text, context.boilerplate),
+        "heading": heading,
+    }
+
+
 def refused_confidence(
     asked: Asked,
     best: Scored,
@@ -220,15 +278,26 @@ def conservative(confidence: float, passage: float, tuning: ConfidenceTuning) ->
     return round(scaled, 3)
 
 
-def capped(
-    confidence: float, chosen: list[Scored], conflict: bool, tuning: ConfidenceTuning
-) -> float:
+def capped(confidence: float, typed: bool, conflict: bool, tuning: ConfidenceTuning) -> float:
     """At most `ConfidenceTuning.conflict_cap` when sources disagree, and at most
-    `untyped_cap` when no chosen sentence holds the kind of fact asked for."""
+    `untyped_cap` when no chosen sentence holds the kind of fact asked for (not `typed`)."""
     if conflict:
         confidence = min(confidence, tuning.conflict_cap)
-    if not any(c.typed for c in chosen):
+    if not typed:
         # "how many ...?" answered by sentences holding no number, "who ...?" by none naming
         # anyone: whatever the words shared, the fact asked for is not shown to be there.
         confidence = min(confidence, tuning.untyped_cap)
     return confidence
+
+
+def shown_confidence(features: dict[str, float], tuning: ConfidenceTuning) -> float:
+    """The confidence a documents answer reports, from its `features` alone (so that the
+    fitting bench scores what people are shown): the logistic model, mixed with the reader's
+    `belief` when there is one (absent or negative: none), less for a lower-ranked
+    `passage`, under the ceiling and the caps (`typed`, `conflict`)."""
+    confidence = logistic_confidence(features, tuning)
+    belief = features.get("belief", -1.0)
+    if belief >= 0:
+        confidence = mixed(confidence, belief, tuning)
+    confidence = conservative(confidence, features["passage"], tuning)
+    return capped(confidence, bool(features["typed"]), bool(features.get("conflict")), tuning)

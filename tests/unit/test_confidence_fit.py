@@ -6,7 +6,10 @@ from __future__ import annotations
 import math
 import random
 
-from bench.confidence_fit import fit, tuned_corpora
+import pytest
+
+from bench.confidence_fit import fit, report, score, tuned_corpora
+from services.offline.tuning import DEFAULT_TUNING
 
 
 def _rows(corpus: str, n: int, bias: float, weights: dict[str, float], seed: int) -> list[dict]:
@@ -38,3 +41,19 @@ def test_the_held_out_corpus_is_not_among_those_fitted_on() -> None:
     names = tuned_corpora()
     assert "postgres-docs" not in names
     assert "handbook" in names and len(names) >= 5
+
+
+def test_the_left_out_mean_is_over_the_corpora_the_reader_never_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = []
+    for name, seed in (("handbook", 4), ("black-docs", 5), ("unseen-manual", 6)):
+        for row in _rows(name, 200, -1.0, {"whole": 4.0}, seed=seed):
+            in_force = dict.fromkeys(DEFAULT_TUNING.confidence.weights, 0.5)
+            rows.append({**in_force, **row, "passage": 1.0, "typed": 1.0})
+    report(rows, ["whole"])
+    printed = capsys.readouterr().out
+    assert "never read (unseen-manual):" in printed
+    # the columns are the confidence as reported: never above the ceiling
+    tuning = DEFAULT_TUNING.confidence
+    assert max(score(r, 5.0, {"whole": 5.0}) for r in rows) <= tuning.ceiling
