@@ -17,7 +17,7 @@ import pytest
 from backend.config import Settings
 from services.knowledge.embedders import MiniLMEmbedder, minilm
 from services.knowledge.embedders import minilm_build as build
-from services.knowledge.embedders.signed_weights import signed_weights_graph
+from services.knowledge.embedders.signed_weights import signed_weights
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "minilm_golden.json"
 CORPORA = Path(__file__).resolve().parents[2] / "sample_data" / "corpora"
@@ -84,40 +84,44 @@ def test_the_signed_graph_shifts_every_quantized_weight_by_128() -> None:
     from onnx import numpy_helper
 
     before = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(MODEL)).graph.initializer}
-    graph = signed_weights_graph(MODEL)
-    assert graph is not None
-    after = {
-        i.name: numpy_helper.to_array(i) for i in onnx.load_from_string(graph).graph.initializer
-    }
-    assert before.keys() == after.keys()
-    shifted = [name for name in before if after[name].dtype != before[name].dtype]
+    shifted = signed_weights(MODEL)
+    assert shifted is not None
     assert len(shifted) == 2 * (6 * 3 + 6)  # weights and zero points: 3 MatMuls, QAttention
-    for name in shifted:
-        assert before[name].dtype == np.uint8 and after[name].dtype == np.int8
-        assert np.array_equal(after[name].astype(np.int16), before[name].astype(np.int16) - 128)
-    for name in before.keys() - set(shifted):
-        assert np.array_equal(before[name], after[name])
+    for name, after in shifted.items():
+        assert before[name].dtype == np.uint8 and after.dtype == np.int8
+        assert np.array_equal(after.astype(np.int16), before[name].astype(np.int16) - 128)
+
+
+def test_a_graph_without_uint8_weights_has_no_signed_twin(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "fp32",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor("w", TensorProto.FLOAT, [2, 2], [1.0, 0.0, 0.0, 1.0])],
+    )
+    onnx.save_model(helper.make_model(graph), str(tmp_path / "fp32.onnx"))
+    assert signed_weights(tmp_path / "fp32.onnx") is None
 
 
 def test_a_signed_graph_that_computes_other_vectors_is_not_used(
     fresh_decision: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A CPU whose kernel saturates u8 x s8 sums computes other vectors: stood in for here by
-    a signed graph whose zero points are off by one."""
-    import onnx
-    from onnx import numpy_helper
+    signed weights whose zero points are off by one."""
 
-    def off_by_one(path: Path) -> bytes:
-        graph = signed_weights_graph(path)
-        assert graph is not None
-        model = onnx.load_from_string(graph)
-        for item in model.graph.initializer:
-            values = numpy_helper.to_array(item)
-            if item.name.endswith("zero_point") and values.dtype == np.int8:
-                item.CopyFrom(numpy_helper.from_array(np.clip(values, -128, 126) + 1, item.name))
-        return bytes(model.SerializeToString())
+    def off_by_one(path: Path) -> dict[str, np.ndarray]:
+        shifted = signed_weights(path)
+        assert shifted is not None
+        return {
+            name: np.clip(values, -128, 126) + 1 if name.endswith("zero_point") else values
+            for name, values in shifted.items()
+        }
 
-    monkeypatch.setattr(minilm, "signed_weights_graph", off_by_one)
+    monkeypatch.setattr(minilm, "signed_weights", off_by_one)
     embedder = MiniLMEmbedder(MODEL_DIR)
     sample = texts()[:10]
     vectors = embedder.embed_documents(sample)
@@ -129,7 +133,10 @@ def test_a_signed_graph_that_computes_other_vectors_is_not_used(
 def test_a_signed_graph_that_fails_to_load_leaves_the_installed_one(
     fresh_decision: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(minilm, "signed_weights_graph", lambda path: b"not a graph")
+    shifted = signed_weights(MODEL)
+    assert shifted is not None
+    name = next(iter(shifted))
+    monkeypatch.setattr(minilm, "signed_weights", lambda path: {name: np.zeros(3, np.int8)})
     embedder = MiniLMEmbedder(MODEL_DIR)
     assert embedder.embed_query("how do I back up a database?").shape == (384,)
     assert not embedder.runs_signed_weights

@@ -37,7 +37,7 @@ from services.knowledge.embedders.minilm_build import (
 from services.knowledge.embedders.signed_weights import (
     probe_feeds,
     same_vectors,
-    signed_weights_graph,
+    signed_weights,
 )
 from use_cases.shared.errors import ConfigurationError
 
@@ -89,6 +89,7 @@ class MiniLMEmbedder:
         self._queries_lock = threading.Lock()
         self._signed_weights = signed_weights
         self._runs_signed = False
+        self._overrides: list[Any] = []  # the signed weights' buffers: they outlive the session
         self._session: Any = None
         self._tokenizer: Any = None
 
@@ -217,38 +218,49 @@ class MiniLMEmbedder:
         if known:
             signed = self._open_signed(path)
             if signed is not None:
-                return self._loaded(path, signed, signed=True)
-        unsigned = self._open(path, str(path))
+                return self._loaded(path, signed)
+        unsigned = self._open(path)
         if known is False:
-            return self._loaded(path, unsigned, signed=False)
+            return self._loaded(path, (unsigned, []))
         signed = self._open_signed(path)
         tokenizer = self._tokenizer  # loaded first
         feeds = probe_feeds(lambda text: tokenizer.encode(_clean(text)).ids)
-        exact = signed is not None and same_vectors(unsigned, signed, feeds)
+        exact = signed is not None and _same_vectors(path, unsigned, signed[0], feeds)
         with _SIGNED_EXACT_LOCK:
             _SIGNED_EXACT[key] = exact
-        return self._loaded(path, signed if exact else unsigned, signed=exact)
+        return self._loaded(path, signed if exact and signed else (unsigned, []))
 
-    def _loaded(self, path: Path, session: Any, *, signed: bool) -> Any:
-        self._runs_signed = signed
-        weights = "signed" if signed else "unsigned"
+    def _loaded(self, path: Path, opened: tuple[Any, list[Any]]) -> Any:
+        session, self._overrides = opened
+        self._runs_signed = bool(self._overrides)
+        weights = "signed" if self._runs_signed else "unsigned"
         logger.debug("Loaded {} ({} weights, {} texts at once)", path, weights, self._workers)
         return session
 
-    def _open_signed(self, path: Path) -> Any:
-        """A session of the signed-weights graph, or None (no uint8 weights, or it failed:
-        the installed graph then runs, as it always could)."""
+    def _open_signed(self, path: Path) -> tuple[Any, list[Any]] | None:
+        """A session of the graph with signed weights, and the weights' buffers (they must
+        outlive it); None when it has no uint8 weights or this failed: the installed graph
+        then runs, as it always could."""
         try:
-            graph = signed_weights_graph(path)
-            return None if graph is None else self._open(path, graph)
+            import onnxruntime as ort
+
+            weights = signed_weights(path)
+            if weights is None:
+                return None
+            values = [(name, ort.OrtValue.ortvalue_from_numpy(a)) for name, a in weights.items()]
+            return self._open(path, values), values
         except Exception as exc:  # onnx and onnxruntime raise their own untyped errors
             logger.debug("No signed-weights graph for {}: {}", path, exc)
             return None
 
-    def _open(self, path: Path, graph: str | bytes) -> Any:
+    def _open(self, path: Path, overrides: Sequence[tuple[str, Any]] = ()) -> Any:
+        """A session of the graph at `path`, with `overrides` (name, `OrtValue`) in place of
+        the initializers of those names."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        for name, value in overrides:
+            options.add_initializer(name, value)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # One thread per run, runs in parallel (see the class docstring).
         options.intra_op_num_threads = 1
@@ -257,7 +269,7 @@ class MiniLMEmbedder:
         options.log_severity_level = 3
         try:
             return ort.InferenceSession(
-                graph,
+                str(path),
                 sess_options=options,
                 providers=["CPUExecutionProvider"],
                 # The fused com.microsoft.SkipLayerNormalization kernel was 2.5x slower than
@@ -268,6 +280,14 @@ class MiniLMEmbedder:
             raise ConfigurationError(
                 f"Could not load {path}: {exc}. Reinstall it with `almanac model install --force`."
             ) from exc
+
+
+def _same_vectors(path: Path, unsigned: Any, signed: Any, feeds: list[dict[str, Any]]) -> bool:
+    try:
+        return same_vectors(unsigned, signed, feeds)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        logger.debug("The signed-weights graph of {} failed its check: {}", path, exc)
+        return False
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:

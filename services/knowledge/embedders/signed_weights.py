@@ -2,16 +2,18 @@
 0.57 of the CPU time on a CPU with VNNI, and only used where a check proves them the same.
 
 Why: the installed graph stores its weights as unsigned bytes (U8U8, `minilm_build.py`) so that
-every CPU computes the same vectors. On x86, onnxruntime's kernels for u8 x u8 products widen
-to 16 bits, while u8 x s8 products run on the VNNI dot-product instruction (`vpdpbusd`, four
-products summed into 32 bits, no saturation), about twice as fast. Shifting a weight byte and
-its zero point by 128 (`w - 128`, `zp - 128`) leaves every `w - zp`, so every 32-bit sum of
-products and everything after it, unchanged: on such a CPU the signed graph's vectors are the
-unsigned graph's, bit for bit (measured: every chunk of the sample corpora identical, 43% less
-CPU per chunk). On a CPU without VNNI the u8 x s8 kernel adds pairs of products in saturating
-16-bit lanes and the vectors differ; so the signed graph is only used after it gave exactly the
-unsigned graph's vectors for `PROBES` on this CPU (`same_vectors`), and otherwise the unsigned
-graph runs as before. Nothing is written: the signed graph is built in memory at load.
+every CPU computes the same vectors. onnxruntime multiplies u8 x s8 on x86 CPUs with VNNI with
+the dot-product instruction (`vpdpbusd`: four products summed into 32 bits, no saturation),
+and u8 x u8 on a slower path. Shifting a weight byte and its zero point by 128 (`w - 128`,
+`zp - 128`) leaves every `w - zp`, so every 32-bit sum of products and everything after it,
+unchanged: on such a CPU the signed weights give the installed graph's vectors bit for bit
+(every chunk of sqlite-docs, paragraphs of every sample corpus, the golden texts), for 43%
+less CPU per chunk (docs/notes/benchmarks.md). Without VNNI the u8 x s8 kernel adds pairs of
+products in saturating 16-bit lanes and the vectors differ; so the signed weights are only used
+after they gave exactly the installed graph's vectors for `PROBES` on this CPU
+(`same_vectors`), and otherwise the installed graph runs as before. Nothing is written: the
+session opens the installed file with the shifted weights as initializer overrides (~11 MB of
+arrays, no second copy of the graph).
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ PROBES = (
 )
 
 
-def signed_weights_graph(path: Path) -> bytes | None:
-    """The ONNX graph at `path` with its uint8 weights and weight zero points shifted to
-    int8, serialised; None when it has no uint8 weights (e.g. the fp32 graph) or a weight is
-    shared in a way the shift cannot follow."""
+def signed_weights(path: Path) -> dict[str, np.ndarray] | None:
+    """The quantized weights and weight zero points of the ONNX graph at `path`, by
+    initializer name, shifted from uint8 to int8; None when it has no uint8 weights (e.g. the
+    fp32 graph) or one is shared in a way the shift cannot follow."""
     import onnx
     from onnx import numpy_helper
 
@@ -59,6 +61,7 @@ def signed_weights_graph(path: Path) -> bytes | None:
     ]
     if not names or len(set(names)) != len(names):
         return None
+    shifted: dict[str, np.ndarray] = {}
     for name in names:
         initializer = initializers.get(name)
         if initializer is None:
@@ -66,9 +69,8 @@ def signed_weights_graph(path: Path) -> bytes | None:
         weights = numpy_helper.to_array(initializer)
         if weights.dtype != np.uint8:
             return None
-        shifted = (weights.astype(np.int16) - 128).astype(np.int8)
-        initializer.CopyFrom(numpy_helper.from_array(shifted, name))
-    return bytes(model.SerializeToString())
+        shifted[name] = (weights.astype(np.int16) - 128).astype(np.int8)
+    return shifted
 
 
 def same_vectors(first: Any, second: Any, runs: Sequence[dict[str, np.ndarray]]) -> bool:
