@@ -7,6 +7,8 @@ in a batch would depend on the other texts of that batch, and then a chunk's vec
 change with how an ingest happened to group it. Alone, a text always gets the same vector,
 which also makes the vectors safe to cache by text (`cached.py`), needs no padding, and was no
 slower per CPU-second than batches of 64 on ~128-token passages (docs/notes/benchmarks.md).
+Where the CPU computes them bit for bit the same, the graph runs with its weights as signed
+bytes, at about 0.57 of the CPU time (`signed_weights.py`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,21 @@ from services.knowledge.embedders.minilm_build import (
     is_installed,
     read_manifest,
 )
+from services.knowledge.embedders.signed_weights import (
+    probe_feeds,
+    same_vectors,
+    signed_weights,
+)
 from use_cases.shared.errors import ConfigurationError
 
 _DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 #: Queries whose vectors `embed_query` keeps (1.5 KiB each).
 QUERY_CACHE_SIZE = 512
+
+#: Per graph file (path, size, modification time): whether its signed-weights graph gave the
+#: very same vectors on this CPU, so that later embedders of the process skip the check.
+_SIGNED_EXACT: dict[tuple[str, int, int], bool] = {}
+_SIGNED_EXACT_LOCK = threading.Lock()
 
 
 class MiniLMEmbedder:
@@ -52,6 +64,10 @@ class MiniLMEmbedder:
     threading by ~20% per CPU-second here (no per-operator synchronisation), and concurrent
     API requests do not oversubscribe the CPUs. A single query therefore runs on one core
     (~3-4 ms).
+
+    `signed_weights` (default) runs the int8 graph with its weights as signed bytes when a
+    check at load shows this CPU computes the same vectors with them, bit for bit, faster
+    (`signed_weights.py`); False always runs the graph as installed.
     """
 
     def __init__(
@@ -60,6 +76,7 @@ class MiniLMEmbedder:
         *,
         threads: int | None = None,
         model_file: str = MODEL_FILE,
+        signed_weights: bool = True,
     ) -> None:
         model_dir = Path(model_dir).expanduser()
         if not (model_dir / "manifest.json").exists() and (model_dir / MODEL_NAME).is_dir():
@@ -70,6 +87,9 @@ class MiniLMEmbedder:
         self._lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
+        self._signed_weights = signed_weights
+        self._runs_signed = False
+        self._overrides: list[Any] = []  # the signed weights' buffers: they outlive the session
         self._session: Any = None
         self._tokenizer: Any = None
 
@@ -86,6 +106,11 @@ class MiniLMEmbedder:
     @property
     def model_dir(self) -> Path:
         return self._model_dir
+
+    @property
+    def runs_signed_weights(self) -> bool:
+        """Whether the loaded graph runs with signed weights (False before loading)."""
+        return self._runs_signed
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts`; returns float32 (n, 384), unit rows, in input order. Each text is
@@ -184,18 +209,66 @@ class MiniLMEmbedder:
         return tokenizer
 
     def _load_session(self) -> Any:
+        """The installed graph's session, or its signed-weights twin where that gives the
+        same vectors (decided once per graph file and process)."""
+        path = self._model_dir / self._model_file
+        key = _file_key(path)
+        with _SIGNED_EXACT_LOCK:
+            known = _SIGNED_EXACT.get(key) if self._signed_weights else False
+        if known:
+            signed = self._open_signed(path)
+            if signed is not None:
+                return self._loaded(path, signed)
+        unsigned = self._open(path)
+        if known is False:
+            return self._loaded(path, (unsigned, []))
+        signed = self._open_signed(path)
+        tokenizer = self._tokenizer  # loaded first
+        feeds = probe_feeds(lambda text: tokenizer.encode(_clean(text)).ids)
+        exact = signed is not None and _same_vectors(path, unsigned, signed[0], feeds)
+        with _SIGNED_EXACT_LOCK:
+            _SIGNED_EXACT[key] = exact
+        return self._loaded(path, signed if exact and signed else (unsigned, []))
+
+    def _loaded(self, path: Path, opened: tuple[Any, list[Any]]) -> Any:
+        session, self._overrides = opened
+        self._runs_signed = bool(self._overrides)
+        weights = "signed" if self._runs_signed else "unsigned"
+        logger.debug("Loaded {} ({} weights, {} texts at once)", path, weights, self._workers)
+        return session
+
+    def _open_signed(self, path: Path) -> tuple[Any, list[Any]] | None:
+        """A session of the graph with signed weights, and the weights' buffers (they must
+        outlive it); None when it has no uint8 weights or this failed: the installed graph
+        then runs, as it always could."""
+        try:
+            import onnxruntime as ort
+
+            weights = signed_weights(path)
+            if weights is None:
+                return None
+            values = [(name, ort.OrtValue.ortvalue_from_numpy(a)) for name, a in weights.items()]
+            return self._open(path, values), values
+        except Exception as exc:  # onnx and onnxruntime raise their own untyped errors
+            logger.debug("No signed-weights graph for {}: {}", path, exc)
+            return None
+
+    def _open(self, path: Path, overrides: Sequence[tuple[str, Any]] = ()) -> Any:
+        """A session of the graph at `path`, with `overrides` (name, `OrtValue`) in place of
+        the initializers of those names."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        for name, value in overrides:
+            options.add_initializer(name, value)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # One thread per run, runs in parallel (see the class docstring).
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        path = self._model_dir / self._model_file
         try:
-            session = ort.InferenceSession(
+            return ort.InferenceSession(
                 str(path),
                 sess_options=options,
                 providers=["CPUExecutionProvider"],
@@ -207,8 +280,22 @@ class MiniLMEmbedder:
             raise ConfigurationError(
                 f"Could not load {path}: {exc}. Reinstall it with `almanac model install --force`."
             ) from exc
-        logger.debug("Loaded {} ({} texts at once)", path, self._workers)
-        return session
+
+
+def _same_vectors(path: Path, unsigned: Any, signed: Any, feeds: list[dict[str, Any]]) -> bool:
+    try:
+        return same_vectors(unsigned, signed, feeds)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        logger.debug("The signed-weights graph of {} failed its check: {}", path, exc)
+        return False
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _default_threads() -> int:

@@ -20,6 +20,8 @@ in saturating 16-bit lanes, so the same model file gave other vectors there (mea
 worst 0.988 on a 2-core AMD EPYC) and other answers (132 of the 686 dev evaluation cases
 worded differently, 16 of them right on one CPU and wrong on the other). U8U8 products never
 saturate, so every CPU computes the same vectors (there: mean 0.998, worst 0.996, no slower).
+Where the CPU has VNNI, the embedder runs these weights shifted to signed bytes, which gives
+the same vectors bit for bit for less CPU (`signed_weights.py`).
 
 Everything happens at install time (~10 s); run time needs only `onnxruntime`, `tokenizers`
 and the files this module writes.
