@@ -142,25 +142,40 @@ def at_resolution(image: Any, options: OcrOptions, max_pixels: int) -> Any:
 
 
 def _read(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
-    import numpy
+    import numpy  # imported where it runs
+
+    pixels = numpy.asarray(image.convert("L"))
+    found = _words(name, image, options, "--psm 3")
+    with_leaders(found, pixels)
+    _reread_before_leaders(name, found, pixels, options)
+    return _lines(found, options.min_confidence)
+
+
+def _words(name: str, image: Any, options: OcrOptions, config: str) -> dict[str, list[Any]]:
+    """The words Tesseract reads on `image` with `config` (`ocr_words.hocr_words`)."""
     import pytesseract  # imported where it runs
 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
+    if image.mode in _RAW_MODES:
+        image.format = "PPM"  # handed over uncompressed: a PNG cost 0.1 CPU-s a page to write
     try:
         hocr = pytesseract.image_to_pdf_or_hocr(
             image,
             lang=options.language,
-            config="--psm 3",
+            config=config,
             extension="hocr",
             timeout=PAGE_TIMEOUT_S,
         )
-        found = hocr_words(hocr)
+        return hocr_words(hocr)
     except (RuntimeError, pytesseract.TesseractError, ElementTree.ParseError) as exc:
         raise InvalidDocument(
             f"{name} could not be read by OCR ({' '.join(str(exc).split())[:200]})."
         ) from None
-    with_leaders(found, numpy.asarray(image.convert("L")))
-    return _lines(found, options.min_confidence)
+
+
+#: Modes Pillow writes as a raw PBM/PGM/PPM file, which Tesseract reads as it reads a PNG
+#: of the same pixels (no resolution recorded in either).
+_RAW_MODES = frozenset({"1", "L", "RGB"})
 
 
 #: A run of dot-only words holds at least this many dots to be read as leader dots (a lone
@@ -199,6 +214,104 @@ def with_leaders(found: dict[str, list[Any]], pixels: Any) -> None:
                 for other in run[1:]:
                     found["text"][other] = ""
             run, centres = [], []
+
+
+#: A line's words before its leader dots are read again by themselves where Tesseract was
+#: less sure of them than this (0-100), ...
+REREAD_BELOW = 80.0
+#: ... cut out with this share of their height above and below, and set this many heights
+#: apart on the sheet read in one run.
+REREAD_MARGIN = 0.3
+REREAD_SPACING = 1.0
+
+
+def _reread_before_leaders(
+    name: str, found: dict[str, list[Any]], pixels: Any, options: OcrOptions
+) -> None:
+    """The words before each line's leader dots (`with_leaders`) read again without the
+    dots, where Tesseract was unsure of them (`REREAD_BELOW`), and taken in their place
+    where it is surer of the new reading. Why: with the dots on its line, Tesseract's line
+    model misreads the words too ("texsys.cfg" as "TONSVSICIE" on a 150-dpi scan of a table
+    of contents); cut out by themselves, it reads them right. All such pieces of a page
+    are set one under the other on one white sheet and read in one run (`--psm 6`, a block
+    of lines): one more start of Tesseract for a page of contents, none for other pages."""
+    pieces = _before_leaders(found)
+    if not pieces:
+        return
+    from PIL import Image  # imported where it runs
+
+    boxes = [_union(found, words) for words in pieces]
+    crops: list[tuple[int, int, int, int]] = []  # the box cut out of the page, padded
+    for left, top, right, bottom in boxes:
+        pad = round(REREAD_MARGIN * (bottom - top))
+        crops.append((left - pad, top - pad, right + pad, bottom + pad))
+    gap = round(REREAD_SPACING * max(bottom - top for _, top, _, bottom in crops))
+    width = max(right - left for left, _, right, _ in crops) + 2 * gap
+    sheet = Image.new("L", (width, gap + sum(b - t + gap for _, t, _, b in crops)), 255)
+    page = Image.fromarray(pixels)
+    bands: list[tuple[int, int]] = []  # each piece's rows on the sheet
+    y = gap
+    for left, top, right, bottom in crops:
+        sheet.paste(page.crop((left, top, right, bottom)), (gap, y))
+        bands.append((y, y + bottom - top))
+        y += bottom - top + gap
+    again = _words(name, sheet, options, "--psm 6")
+    for words, (top, bottom) in zip(pieces, bands, strict=True):
+        read = [
+            i
+            for i, text in enumerate(again["text"])
+            if str(text).strip() and top <= again["top"][i] + again["height"][i] / 2 <= bottom
+        ]
+        _take_if_surer(found, words, again, read)
+
+
+def _before_leaders(found: dict[str, list[Any]]) -> list[list[int]]:
+    """For each line with leader dots, the words left of them, where Tesseract's mean
+    confidence in them is below `REREAD_BELOW`."""
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index in range(len(found["text"])):
+        key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+        lines.setdefault(key, []).append(index)
+    pieces: list[list[int]] = []
+    for words in lines.values():
+        leaders = [i for i in words if found["conf"][i] == LEADER_CONFIDENCE]
+        if not leaders:
+            continue
+        start = min(found["left"][i] for i in leaders)
+        before = [i for i in words if found["left"][i] < start and str(found["text"][i]).strip()]
+        if before and sum(found["conf"][i] for i in before) / len(before) < REREAD_BELOW:
+            pieces.append(sorted(before, key=lambda i: found["left"][i]))
+    return pieces
+
+
+def _union(found: dict[str, list[Any]], words: list[int]) -> tuple[int, int, int, int]:
+    boxes = [_box(found, i) for i in words]
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _take_if_surer(
+    found: dict[str, list[Any]], words: list[int], again: dict[str, list[Any]], read: list[int]
+) -> None:
+    """The words `read` again in the place of `words` (their text in the first, the others
+    emptied), where their mean confidence is higher."""
+    if not read:
+        return
+    before = sum(found["conf"][i] for i in words) / len(words)
+    after = sum(again["conf"][i] for i in read) / len(read)
+    if after <= before:
+        return
+    read.sort(key=lambda i: (again["line_num"][i], again["left"][i]))
+    first = words[0]
+    found["text"][first] = " ".join(str(again["text"][i]).strip() for i in read)
+    found["width"][first] = _box(found, words[-1])[2] - found["left"][first]
+    found["conf"][first] = after
+    for other in words[1:]:
+        found["text"][other] = ""
 
 
 #: The confidence a word of leader dots is given: none, so that it counts neither for nor

@@ -37,9 +37,11 @@ from services.knowledge.loaders.pdf_text import (
     PageText,
     body_size,
     headings,
+    joined_headings,
     page_text,
     read_page,
     steady_sizes,
+    title_apart,
     without_running_lines,
 )
 from services.knowledge.spelling import english_words
@@ -143,8 +145,10 @@ class PdfLoader:
         scans = self._read_scans(name, data, pages, scans)
         pages = without_running_lines(steady_sizes(pages, scans))
         body = body_size(pages)
+        pages = joined_headings(pages, scans, body)
         outline = _outline_pages(reader, page_count)
         found = headings(pages, body) if not outline else []
+        title, found = title_apart(found) if scans else (None, found)
         outline = outline or _heading_pages(found, page_count)
         parts = [None if page is None else page_text(page, body) for page in pages]
         texts = _without_margin_notes(
@@ -182,7 +186,7 @@ class PdfLoader:
                 "could read)"
             )
 
-        document = _document(reader, outline, sections, page_count, name, self.media_type)
+        document = _document(reader, outline, sections, page_count, name, self.media_type, title)
         if scans:
             document.metadata.update({EXTRACTION_KEY: "ocr", "ocr_pages": str(len(scans))})
         return document
@@ -239,11 +243,14 @@ def _document(
     page_count: int,
     name: str,
     media_type: str,
+    scan_title: str | None = None,
 ) -> ParsedDocument:
-    """The parsed document: `sections` with the title, dates and metadata the PDF records."""
+    """The parsed document: `sections` with the title, dates and metadata the PDF records
+    (`scan_title`: a scan's, `pdf_text.title_apart`)."""
     info = _info(reader)
     title = (
         _clean_title(info.get("/Title"))
+        or scan_title
         or next((path[0] for _, started in outline for path in started), None)
         or _first_line_title(sections[0].text)
         or humanise_stem(name)
