@@ -86,7 +86,10 @@ class PdfLoader:
     * OCR: a page with an image and almost no text layer (`MIN_TEXT_CHARS`: a scanned page)
       is rasterised by PDFium at the OCR dpi (less where the page is so large that its
       pixels would pass `max_image_pixels`) and read by Tesseract (services/knowledge/
-      loaders/ocr.py); its lines then go through the same steps as a text page's. The
+      loaders/ocr.py); its lines then go through the same steps as a text page's, but
+      that a heading OCR reads over two lines is one (`pdf_text.joined_headings`) and,
+      in a scan without bookmarks, the first page's largest type is the document's
+      title, not the root of every section's path (`pdf_text.title_apart`). The
       document is marked `extraction: ocr` in its metadata, with `ocr_pages`. More such
       pages than `OcrOptions.max_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
       no text on any page is `UnsupportedDocument` (415) naming the package; one with text
