@@ -260,13 +260,15 @@ def _reread_before_leaders(
         bands.append((y, y + bottom - top))
         y += bottom - top + gap
     again = _words(name, sheet, options, "--psm 6")
-    for words, (top, bottom) in zip(pieces, bands, strict=True):
+    for words, (top, bottom), crop in zip(pieces, bands, crops, strict=True):
         read = [
             i
             for i, text in enumerate(again["text"])
             if str(text).strip() and top <= again["top"][i] + again["height"][i] / 2 <= bottom
         ]
-        _take_if_surer(found, words, again, read)
+        if _take_if_surer(found, words, again, read):
+            ends = max(again["left"][i] + again["width"][i] for i in read)
+            _dots_from(found, words[0], crop[0] - gap + ends, pixels)
 
 
 def _before_leaders(found: dict[str, list[Any]]) -> list[list[int]]:
@@ -300,15 +302,15 @@ def _union(found: dict[str, list[Any]], words: list[int]) -> tuple[int, int, int
 
 def _take_if_surer(
     found: dict[str, list[Any]], words: list[int], again: dict[str, list[Any]], read: list[int]
-) -> None:
+) -> bool:
     """The words `read` again in the place of `words` (their text in the first, the others
-    emptied), where their mean confidence is higher."""
+    emptied), where their mean confidence is higher; whether they were."""
     if not read:
-        return
+        return False
     before = sum(found["conf"][i] for i in words) / len(words)
     after = sum(again["conf"][i] for i in read) / len(read)
     if after <= before:
-        return
+        return False
     read.sort(key=lambda i: (again["line_num"][i], again["left"][i]))
     first = words[0]
     found["text"][first] = " ".join(str(again["text"][i]).strip() for i in read)
@@ -316,6 +318,35 @@ def _take_if_surer(
     found["conf"][first] = after
     for other in words[1:]:
         found["text"][other] = ""
+    return True
+
+
+#: Leader dots are counted from this share of the type size right of the words read again.
+DOTS_AFTER_WORDS = 0.3
+
+
+def _dots_from(found: dict[str, list[Any]], first: int, ends: int, pixels: Any) -> None:
+    """The leader dots of `first`'s line counted again from where the words read again end
+    (`ends`, in pixels of the page): the misread words' boxes took some of the dots."""
+    line = (found["block_num"][first], found["par_num"][first], found["line_num"][first])
+    words = [
+        i
+        for i in range(len(found["text"]))
+        if (found["block_num"][i], found["par_num"][i], found["line_num"][i]) == line
+    ]
+    leaders = [i for i in words if found["conf"][i] == LEADER_CONFIDENCE and found["text"][i]]
+    if not leaders:
+        return
+    lead, size = leaders[0], found["size"][first]
+    bottom = max(found["top"][i] + found["height"][i] for i in words)
+    start = ends + round(DOTS_AFTER_WORDS * size)
+    right = _box(found, lead)[2]
+    marks = dot_marks(pixels, (start, found["top"][lead], right, bottom), bottom, size)
+    if marks is None or len(marks) <= str(found["text"][lead]).count("."):
+        return
+    found["text"][lead] = dots_text(marks, size)
+    found["left"][lead], found["width"][lead] = start, right - start
+    found["width"][first] = max(1, ends - found["left"][first])
 
 
 #: The confidence a word of leader dots is given: none, so that it counts neither for nor
