@@ -36,6 +36,19 @@ def test_a_heading_over_two_lines_of_a_scan_is_one_line() -> None:
     ]
 
 
+def test_a_word_hyphenated_across_a_heading_s_two_lines_is_whole() -> None:
+    page = PageText(
+        (
+            line("2 Creating document commands and environ-", 700, 14),
+            line("ments", 684, 14),
+        ),
+        842,
+        (),
+    )
+    [joined] = joined_headings([page], [0], BODY)
+    assert texts(joined) == ["2 Creating document commands and environments"]
+
+
 def test_lines_that_are_not_one_heading_stay_apart() -> None:
     page = PageText(
         (

@@ -388,7 +388,14 @@ def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[
             body = size
             break
     steady = {size: body for size, _ in weighted if size < OCR_BODY_SPREAD[1] * body}
-    larger = sorted({size for size, _ in weighted if size >= OCR_BODY_SPREAD[1] * body})
+    larger = sorted(
+        {
+            line.size
+            for index in read
+            for line in (pages[index].lines if pages[index] is not None else ())  # type: ignore[union-attr]  # narrowed by the test before it
+            if line.size >= OCR_BODY_SPREAD[1] * body and _LOWER.search(line.text)
+        }
+    )
     groups: list[list[float]] = []
     for size in larger:
         if not groups or size > OCR_SIZE_SPREAD * groups[-1][0]:
@@ -408,6 +415,11 @@ def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[
         )
         for index, page in enumerate(pages)
     ]
+
+
+#: A line with a small letter has an x-height to measure; a date or a number alone ("1997/12/01"
+#: in a margin) has none, and its size, which Tesseract guesses, joins no heading size.
+_LOWER = re.compile(r"[a-z]")
 
 
 def _steady(size: float, body: float, steady: dict[float, float]) -> float:
@@ -451,10 +463,19 @@ def _joined(lines: Sequence[Line], body: float) -> tuple[Line, ...]:
             and not _NUMBERED.match(text)
             and len(last.text) + 1 + len(text) <= MAX_HEADING_CHARS
         ):
-            kept[-1] = last._replace(text=f"{last.text} {text}", bottom=line.bottom)
+            kept[-1] = last._replace(text=_run_on(last.text, text), bottom=line.bottom)
         else:
             kept.append(line)
     return tuple(kept)
+
+
+def _run_on(first: str, second: str) -> str:
+    """Two lines of a heading as one: a word hyphenated at the first's end ("environ-",
+    "ments") whole again."""
+    first = first.rstrip()
+    if first.endswith("-") and first[-2:-1].isalpha() and second[:1].islower():
+        return first[:-1] + second
+    return f"{first} {second}"
 
 
 def title_apart(
