@@ -383,6 +383,8 @@ class _Piece:
     bottom: int
     block: int
     size: float = 0.0
+    #: whether the piece goes on with the line of the piece before it, cut at a wide gap
+    cut: bool = False
 
 
 def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
@@ -428,8 +430,9 @@ def _split_at_gaps(
             bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in group),
             block=block,
             size=float(found["size"][group[0]]) if "size" in found else 0.0,
+            cut=number > 0,
         )
-        for group in groups
+        for number, group in enumerate(groups)
     ]
 
 
@@ -456,6 +459,7 @@ def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
         run.append(gap)
     if len(run) >= GUTTER_LINES:
         gutters.append(sum(run) / len(run))
+    pieces = _rejoined(pieces, gutters)
     if not gutters:
         return pieces
     ordered: list[_Piece] = []
@@ -468,6 +472,33 @@ def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
         else:
             section.append(piece)
     return ordered + _by_column(section, gutters)
+
+
+def _rejoined(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
+    """The pieces of each line cut at a gap where no gutter lies one line again: a table's
+    row ("\\Huge size", "24.88pt") or a contents line and its page number are read as the
+    text layer has them, on one line, not as lines of their own."""
+    joined: list[_Piece] = []
+    for piece in pieces:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and piece.cut
+            and not any(last.right <= gutter <= piece.left for gutter in gutters)
+        ):
+            joined[-1] = _Piece(
+                text=f"{last.text} {piece.text}",
+                left=last.left,
+                right=piece.right,
+                top=min(last.top, piece.top),
+                bottom=max(last.bottom, piece.bottom),
+                block=last.block,
+                size=last.size,
+                cut=last.cut,
+            )
+        else:
+            joined.append(piece)
+    return joined
 
 
 def _by_column(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
