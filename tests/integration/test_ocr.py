@@ -88,6 +88,24 @@ def test_an_image_is_read_column_by_column_and_marked_as_ocr() -> None:
 
 
 @needs_tesseract
+def test_a_table_s_rows_are_read_as_lines_not_cell_by_cell() -> None:
+    """Cells far apart on a row (a table of sizes, a contents line and its page number)
+    are one line, as a text layer has them: Tesseract's line is cut only at a gutter
+    between columns, which narrow cells are not."""
+    rows = [("Small type", "9 points"), ("Large type", "14 points"), ("Huge type", "25 points")]
+    image = Image.new("L", (1700, 500), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    for number, (name, size) in enumerate(rows):
+        draw.text((100, 100 + 80 * number), name, fill=0, font=font)
+        draw.text((1200, 100 + 80 * number), size, fill=0, font=font)
+    read = ImageLoader().load("sizes.png", png(image)).sections[0].text
+    assert [words(line) for line in read.splitlines() if line.strip()] == [
+        words(f"{name} {size}") for name, size in rows
+    ]
+
+
+@needs_tesseract
 def test_a_scanned_pdf_is_read_page_by_page_in_the_parse_child() -> None:
     data = scanned_pdf(page([LEFT]), page([RIGHT]))
     document = BudgetedLoader(FileLoader, cpu_s=5).load("scan.pdf", data)
