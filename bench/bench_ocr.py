@@ -6,6 +6,7 @@ Printed, never asserted.
 
     python -m bench.bench_ocr                      # the latex-guides corpus, 12 pages
     python -m bench.bench_ocr --pages 30 --dpi 200 --workers 1
+    python -m bench.bench_ocr --start 4            # 12 other pages, spread as the default's
 
 "characters correct" is the share of the text layer's characters (whitespace folded to one
 space) that the OCR text matches in order (difflib's matching blocks over the whole page): a
@@ -72,6 +73,9 @@ def cpu_now() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=12, help="pages to read (default 12)")
+    parser.add_argument(
+        "--start", type=int, default=0, help="the sample's first page (another sample, same spread)"
+    )
     parser.add_argument("--dpi", type=int, default=150, help="the scans' resolution")
     parser.add_argument("--ocr-dpi", type=int, default=OcrOptions.dpi, help="read at (OCR_DPI)")
     parser.add_argument("--workers", type=int, default=OcrOptions.workers, help="pages at once")
@@ -85,7 +89,7 @@ def main() -> None:
         for index in range(len(pdfium.PdfDocument(pdf)))
     ]
     step = max(1, len(pages) // args.pages)
-    chosen = pages[::step][: args.pages]
+    chosen = pages[args.start :: step][: args.pages]
     layers: list[str] = []
     scans: list[bytes] = []
     for name, index in chosen:

@@ -88,6 +88,24 @@ def test_an_image_is_read_column_by_column_and_marked_as_ocr() -> None:
 
 
 @needs_tesseract
+def test_a_table_s_rows_are_read_as_lines_not_cell_by_cell() -> None:
+    """Cells far apart on a row (a table of sizes, a contents line and its page number)
+    are one line, as a text layer has them: Tesseract's line is cut only at a gutter
+    between columns, which narrow cells are not."""
+    rows = [("Small type", "9 points"), ("Large type", "14 points"), ("Huge type", "25 points")]
+    image = Image.new("L", (1700, 500), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    for number, (name, size) in enumerate(rows):
+        draw.text((100, 100 + 80 * number), name, fill=0, font=font)
+        draw.text((1200, 100 + 80 * number), size, fill=0, font=font)
+    read = ImageLoader().load("sizes.png", png(image)).sections[0].text
+    assert [words(line) for line in read.splitlines() if line.strip()] == [
+        words(f"{name} {size}") for name, size in rows
+    ]
+
+
+@needs_tesseract
 def test_a_scanned_pdf_is_read_page_by_page_in_the_parse_child() -> None:
     data = scanned_pdf(page([LEFT]), page([RIGHT]))
     document = BudgetedLoader(FileLoader, cpu_s=5).load("scan.pdf", data)
@@ -207,6 +225,30 @@ def test_leader_dots_of_a_table_of_contents_are_read_as_dots() -> None:
     assert not re.search(r"\b(?:oo|ee|RR|SS)\b", read), read  # no dots read as letters
 
 
+@needs_tesseract
+def test_the_names_beside_leader_dots_are_read_without_the_dots() -> None:
+    """With the dots on their line, Tesseract misread the typewriter-face file names of this
+    table of contents ("texsys.cfg" as "TONSVSICIE"; 1 of 15 entries read right): the words
+    before the dots are read again by themselves, 10 of 15 right here."""
+    document = pdfium.PdfDocument(MANUAL / "cfgguide.pdf")
+    layer = document[0].get_textpage().get_text_range()
+    entries = [
+        re.split(r" \. \.", line)[0].strip()
+        for line in layer.splitlines()
+        if re.search(r"(?: \.){20,}", line)
+    ]
+    buffer = io.BytesIO()
+    document[0].render(scale=150 / 72, grayscale=True).to_pil().save(
+        buffer, "JPEG", quality=75, dpi=(150, 150)
+    )
+    document.close()
+    read = ImageLoader().load("contents.jpg", buffer.getvalue()).sections[0].text
+    before_dots = {line.split(" . .")[0].strip() for line in read.splitlines()}
+    assert len(entries) == 15
+    assert {"texsys.cfg", "fonttext.cfg", "hyphen.cfg"} <= before_dots, read
+    assert sum(entry in before_dots for entry in entries) >= 9, read
+
+
 def headed_page(heading: str, lines: list[str]) -> Image.Image:
     """A 200-dpi page: a heading in 20-point type above lines of 12-point type."""
     image = Image.new("L", (1700, 2200), 255)
@@ -237,13 +279,52 @@ def test_a_scan_without_bookmarks_is_sectioned_at_the_headings_its_type_sizes_sh
     ]
 
 
+def titled_page(title: str | None, heading: list[str], lines: list[str]) -> Image.Image:
+    """A 200-dpi page: a title in 30-point type (if any), a heading in 20-point type over
+    one line or more, and lines of 12-point type."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    top = 120
+    if title is not None:
+        draw.text((100, top), title, fill=0, font=ImageFont.load_default(size=100))
+        top += 200
+    for part in heading:
+        draw.text((100, top), part, fill=0, font=ImageFont.load_default(size=64))
+        top += 80
+    font = ImageFont.load_default(size=40)
+    for row, line in enumerate(lines):
+        draw.text((100, top + 40 + 60 * row), line, fill=0, font=font)
+    return image
+
+
+@needs_tesseract
+def test_a_scan_s_title_titles_it_and_a_heading_over_two_lines_is_one() -> None:
+    """The largest type of a scan's first page is its title, not the root of every
+    section's path; a heading printed over two lines (the second without descenders, which
+    Tesseract's line size misjudged) heads its section whole."""
+    data = scanned_pdf(
+        titled_page("Site Guide", ["Parking for visitors", "and contractors"], LEFT),
+        titled_page(None, ["Cycling"], RIGHT),
+    )
+    document = PdfLoader().load("site-guide.pdf", data)
+    assert document.title == "Site Guide"
+    assert [s.heading_path for s in document.sections] == [
+        ("Page 1",),
+        ("Parking for visitors and contractors", "Page 1"),
+        ("Cycling", "Page 2"),
+    ]
+    assert words(document.sections[0].text) == ["Site", "Guide"]
+    assert words(document.sections[1].text) == words(" ".join(LEFT))
+
+
 def test_tesseract_s_hocr_is_read_into_words_with_their_line_s_type_size() -> None:
     hocr = b"""<?xml version="1.0" encoding="UTF-8"?>
 <html xmlns="http://www.w3.org/1999/xhtml"><body>
 <div class='ocr_page' id='page_1' title='bbox 0 0 900 600'>
  <div class='ocr_carea' id='block_1_1' title="bbox 10 10 500 200">
   <p class='ocr_par' id='par_1_1' title="bbox 10 10 500 200">
-   <span class='ocr_header' id='line_1_1' title="bbox 10 10 300 60; x_size 50; x_descenders 9">
+   <span class='ocr_header' id='line_1_1'
+     title="bbox 10 10 300 60; x_size 50; x_descenders 9; x_ascenders 13">
     <span class='ocrx_word' id='word_1_1' title='bbox 10 10 300 60; x_wconf 96'>Parking</span>
    </span>
    <span class='ocr_line' id='line_1_2' title="bbox 10 100 500 130; x_size 31.5">
@@ -257,7 +338,7 @@ def test_tesseract_s_hocr_is_read_into_words_with_their_line_s_type_size() -> No
     assert found["text"] == ["Parking", "Bay", "<7>"]
     assert found["line_num"] == [1, 2, 2]
     assert found["block_num"] == [1, 1, 1]
-    assert found["size"] == [50.0, 31.5, 31.5]
+    assert found["size"] == [56.0, 31.5, 31.5]  # twice the x-height (50 - 9 - 13), or x_size
     assert found["conf"] == [96.0, 91.0, 45.0]
     assert (found["left"][2], found["top"][2], found["width"][2], found["height"][2]) == (
         220,

@@ -50,6 +50,10 @@ FINGERPRINTS = {
     # 14: scans' leader dots read as dots, and their headings found by OCR's type sizes; no
     # reference document is a scan, so the fingerprint is 13's
     14: "50ef4b8ca8a00a5dc392e7c168a09af6881dce19f9ac0929a52b0e38fc888c3c",
+    # 15: a scan's title taken out of its headings, a heading over two lines read as one,
+    # OCR's line size from the x-height, and the words beside leader dots read again; no
+    # reference document is a scan, so the fingerprint is 14's
+    15: "50ef4b8ca8a00a5dc392e7c168a09af6881dce19f9ac0929a52b0e38fc888c3c",
 }
 
 

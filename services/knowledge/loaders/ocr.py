@@ -10,8 +10,10 @@ Rules:
   level with each other), the line is cut at the gutter (`COLUMN_GAP`), and where gutters
   recur the page is read column by column (`_column_order`); a blank line between blocks.
 - Tesseract's hOCR is read (`ocr_words.hocr_words`), for each line's estimated type size
-  (`OcrLine.size`): the PDF loader finds a scan's headings by it. Leader dots, which the
-  English model reads as letters, are read from the pixels (`with_leaders`).
+  (`OcrLine.size`, from its x-height): the PDF loader finds a scan's headings by it. Leader
+  dots, which the English model reads as letters, are read from the pixels
+  (`with_leaders`), and the words before them, which it misreads beside the dots, are read
+  again by themselves (`_reread_before_leaders`: one more short run on a page of contents).
 - A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
   left out: on a scan that is mostly noise, speckles and the edges of pictures.
 - Tesseract's English model reads type best at about 300 dpi (the x-height some 20-30
@@ -24,7 +26,9 @@ Rules:
   with its pages. Each `tesseract` runs with one thread (`OMP_THREAD_LIMIT=1`) under the
   parse's CPU and memory limits (a child process inherits them) and a time-out of its own,
   and `OcrOptions.workers` pages are read at once (`read_pages`: one per core), the next
-  page rendered while they run.
+  page rendered while they run. A page goes to `tesseract` as an uncompressed PGM file,
+  which it reads as it reads the PNG pytesseract writes by default (the same words), for
+  a tenth of a CPU second less a page.
 """
 
 from __future__ import annotations
@@ -142,25 +146,40 @@ def at_resolution(image: Any, options: OcrOptions, max_pixels: int) -> Any:
 
 
 def _read(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
-    import numpy
+    import numpy  # imported where it runs
+
+    pixels = numpy.asarray(image.convert("L"))
+    found = _words(name, image, options, "--psm 3")
+    with_leaders(found, pixels)
+    _reread_before_leaders(name, found, pixels, options)
+    return _lines(found, options.min_confidence)
+
+
+def _words(name: str, image: Any, options: OcrOptions, config: str) -> dict[str, list[Any]]:
+    """The words Tesseract reads on `image` with `config` (`ocr_words.hocr_words`)."""
     import pytesseract  # imported where it runs
 
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread: the parse budget is per core
+    if image.mode in _RAW_MODES:
+        image.format = "PPM"  # handed over uncompressed: a PNG cost 0.1 CPU-s a page to write
     try:
         hocr = pytesseract.image_to_pdf_or_hocr(
             image,
             lang=options.language,
-            config="--psm 3",
+            config=config,
             extension="hocr",
             timeout=PAGE_TIMEOUT_S,
         )
-        found = hocr_words(hocr)
+        return hocr_words(hocr)
     except (RuntimeError, pytesseract.TesseractError, ElementTree.ParseError) as exc:
         raise InvalidDocument(
             f"{name} could not be read by OCR ({' '.join(str(exc).split())[:200]})."
         ) from None
-    with_leaders(found, numpy.asarray(image.convert("L")))
-    return _lines(found, options.min_confidence)
+
+
+#: Modes Pillow writes as a raw PBM/PGM/PPM file, which Tesseract reads as it reads a PNG
+#: of the same pixels (no resolution recorded in either).
+_RAW_MODES = frozenset({"1", "L", "RGB"})
 
 
 #: A run of dot-only words holds at least this many dots to be read as leader dots (a lone
@@ -201,6 +220,135 @@ def with_leaders(found: dict[str, list[Any]], pixels: Any) -> None:
             run, centres = [], []
 
 
+#: A line's words before its leader dots are read again by themselves where Tesseract was
+#: less sure of them than this (0-100), ...
+REREAD_BELOW = 80.0
+#: ... cut out with this share of their height above and below, and set this many heights
+#: apart on the sheet read in one run.
+REREAD_MARGIN = 0.3
+REREAD_SPACING = 1.0
+
+
+def _reread_before_leaders(
+    name: str, found: dict[str, list[Any]], pixels: Any, options: OcrOptions
+) -> None:
+    """The words before each line's leader dots (`with_leaders`) read again without the
+    dots, where Tesseract was unsure of them (`REREAD_BELOW`), and taken in their place
+    where it is surer of the new reading. Why: with the dots on its line, Tesseract's line
+    model misreads the words too ("texsys.cfg" as "TONSVSICIE" on a 150-dpi scan of a table
+    of contents); cut out by themselves, it reads them right. All such pieces of a page
+    are set one under the other on one white sheet and read in one run (`--psm 6`, a block
+    of lines): one more start of Tesseract for a page of contents, none for other pages."""
+    pieces = _before_leaders(found)
+    if not pieces:
+        return
+    from PIL import Image  # imported where it runs
+
+    boxes = [_union(found, words) for words in pieces]
+    crops: list[tuple[int, int, int, int]] = []  # the box cut out of the page, padded
+    for left, top, right, bottom in boxes:
+        pad = round(REREAD_MARGIN * (bottom - top))
+        crops.append((left - pad, top - pad, right + pad, bottom + pad))
+    gap = round(REREAD_SPACING * max(bottom - top for _, top, _, bottom in crops))
+    width = max(right - left for left, _, right, _ in crops) + 2 * gap
+    sheet = Image.new("L", (width, gap + sum(b - t + gap for _, t, _, b in crops)), 255)
+    page = Image.fromarray(pixels)
+    bands: list[tuple[int, int]] = []  # each piece's rows on the sheet
+    y = gap
+    for left, top, right, bottom in crops:
+        sheet.paste(page.crop((left, top, right, bottom)), (gap, y))
+        bands.append((y, y + bottom - top))
+        y += bottom - top + gap
+    again = _words(name, sheet, options, "--psm 6")
+    for words, (top, bottom), crop in zip(pieces, bands, crops, strict=True):
+        read = [
+            i
+            for i, text in enumerate(again["text"])
+            if str(text).strip() and top <= again["top"][i] + again["height"][i] / 2 <= bottom
+        ]
+        if _take_if_surer(found, words, again, read):
+            ends = max(again["left"][i] + again["width"][i] for i in read)
+            _dots_from(found, words[0], crop[0] - gap + ends, pixels)
+
+
+def _before_leaders(found: dict[str, list[Any]]) -> list[list[int]]:
+    """For each line with leader dots, the words left of them, where Tesseract's mean
+    confidence in them is below `REREAD_BELOW`."""
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index in range(len(found["text"])):
+        key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+        lines.setdefault(key, []).append(index)
+    pieces: list[list[int]] = []
+    for words in lines.values():
+        leaders = [i for i in words if found["conf"][i] == LEADER_CONFIDENCE]
+        if not leaders:
+            continue
+        start = min(found["left"][i] for i in leaders)
+        before = [i for i in words if found["left"][i] < start and str(found["text"][i]).strip()]
+        if before and sum(found["conf"][i] for i in before) / len(before) < REREAD_BELOW:
+            pieces.append(sorted(before, key=lambda i: found["left"][i]))
+    return pieces
+
+
+def _union(found: dict[str, list[Any]], words: list[int]) -> tuple[int, int, int, int]:
+    boxes = [_box(found, i) for i in words]
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+def _take_if_surer(
+    found: dict[str, list[Any]], words: list[int], again: dict[str, list[Any]], read: list[int]
+) -> bool:
+    """The words `read` again in the place of `words` (their text in the first, the others
+    emptied), where their mean confidence is higher; whether they were."""
+    if not read:
+        return False
+    before = sum(found["conf"][i] for i in words) / len(words)
+    after = sum(again["conf"][i] for i in read) / len(read)
+    if after <= before:
+        return False
+    read.sort(key=lambda i: (again["line_num"][i], again["left"][i]))
+    first = words[0]
+    found["text"][first] = " ".join(str(again["text"][i]).strip() for i in read)
+    found["width"][first] = _box(found, words[-1])[2] - found["left"][first]
+    found["conf"][first] = after
+    for other in words[1:]:
+        found["text"][other] = ""
+    return True
+
+
+#: Leader dots are counted from this share of the type size right of the words read again.
+DOTS_AFTER_WORDS = 0.3
+
+
+def _dots_from(found: dict[str, list[Any]], first: int, ends: int, pixels: Any) -> None:
+    """The leader dots of `first`'s line counted again from where the words read again end
+    (`ends`, in pixels of the page): the misread words' boxes took some of the dots."""
+    line = (found["block_num"][first], found["par_num"][first], found["line_num"][first])
+    words = [
+        i
+        for i in range(len(found["text"]))
+        if (found["block_num"][i], found["par_num"][i], found["line_num"][i]) == line
+    ]
+    leaders = [i for i in words if found["conf"][i] == LEADER_CONFIDENCE and found["text"][i]]
+    if not leaders:
+        return
+    lead, size = leaders[0], found["size"][first]
+    bottom = max(found["top"][i] + found["height"][i] for i in words)
+    start = ends + round(DOTS_AFTER_WORDS * size)
+    right = _box(found, lead)[2]
+    marks = dot_marks(pixels, (start, found["top"][lead], right, bottom), bottom, size)
+    if marks is None or len(marks) <= str(found["text"][lead]).count("."):
+        return
+    found["text"][lead] = dots_text(marks, size)
+    found["left"][lead], found["width"][lead] = start, right - start
+    found["width"][first] = max(1, ends - found["left"][first])
+
+
 #: The confidence a word of leader dots is given: none, so that it counts neither for nor
 #: against its line's.
 LEADER_CONFIDENCE = -1.0
@@ -235,6 +383,8 @@ class _Piece:
     bottom: int
     block: int
     size: float = 0.0
+    #: whether the piece goes on with the line of the piece before it, cut at a wide gap
+    cut: bool = False
 
 
 def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
@@ -280,8 +430,9 @@ def _split_at_gaps(
             bottom=max(int(found["top"][i]) + int(found["height"][i]) for i in group),
             block=block,
             size=float(found["size"][group[0]]) if "size" in found else 0.0,
+            cut=number > 0,
         )
-        for group in groups
+        for number, group in enumerate(groups)
     ]
 
 
@@ -308,6 +459,7 @@ def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
         run.append(gap)
     if len(run) >= GUTTER_LINES:
         gutters.append(sum(run) / len(run))
+    pieces = _rejoined(pieces, gutters)
     if not gutters:
         return pieces
     ordered: list[_Piece] = []
@@ -320,6 +472,33 @@ def _column_order(pieces: list[_Piece], width: int) -> list[_Piece]:
         else:
             section.append(piece)
     return ordered + _by_column(section, gutters)
+
+
+def _rejoined(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
+    """The pieces of each line cut at a gap where no gutter lies one line again: a table's
+    row ("\\Huge size", "24.88pt") or a contents line and its page number are read as the
+    text layer has them, on one line, not as lines of their own."""
+    joined: list[_Piece] = []
+    for piece in pieces:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and piece.cut
+            and not any(last.right <= gutter <= piece.left for gutter in gutters)
+        ):
+            joined[-1] = _Piece(
+                text=f"{last.text} {piece.text}",
+                left=last.left,
+                right=piece.right,
+                top=min(last.top, piece.top),
+                bottom=max(last.bottom, piece.bottom),
+                block=last.block,
+                size=last.size,
+                cut=last.cut,
+            )
+        else:
+            joined.append(piece)
+    return joined
 
 
 def _by_column(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:

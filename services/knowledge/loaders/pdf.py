@@ -37,9 +37,11 @@ from services.knowledge.loaders.pdf_text import (
     PageText,
     body_size,
     headings,
+    joined_headings,
     page_text,
     read_page,
     steady_sizes,
+    title_apart,
     without_running_lines,
 )
 from services.knowledge.spelling import english_words
@@ -84,7 +86,10 @@ class PdfLoader:
     * OCR: a page with an image and almost no text layer (`MIN_TEXT_CHARS`: a scanned page)
       is rasterised by PDFium at the OCR dpi (less where the page is so large that its
       pixels would pass `max_image_pixels`) and read by Tesseract (services/knowledge/
-      loaders/ocr.py); its lines then go through the same steps as a text page's. The
+      loaders/ocr.py); its lines then go through the same steps as a text page's, but
+      that a heading OCR reads over two lines is one (`pdf_text.joined_headings`) and,
+      in a scan without bookmarks, the first page's largest type is the document's
+      title, not the root of every section's path (`pdf_text.title_apart`). The
       document is marked `extraction: ocr` in its metadata, with `ocr_pages`. More such
       pages than `OcrOptions.max_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
       no text on any page is `UnsupportedDocument` (415) naming the package; one with text
@@ -143,8 +148,10 @@ class PdfLoader:
         scans = self._read_scans(name, data, pages, scans)
         pages = without_running_lines(steady_sizes(pages, scans))
         body = body_size(pages)
+        pages = joined_headings(pages, scans, body)
         outline = _outline_pages(reader, page_count)
         found = headings(pages, body) if not outline else []
+        title, found = title_apart(found) if scans else (None, found)
         outline = outline or _heading_pages(found, page_count)
         parts = [None if page is None else page_text(page, body) for page in pages]
         texts = _without_margin_notes(
@@ -182,7 +189,7 @@ class PdfLoader:
                 "could read)"
             )
 
-        document = _document(reader, outline, sections, page_count, name, self.media_type)
+        document = _document(reader, outline, sections, page_count, name, self.media_type, title)
         if scans:
             document.metadata.update({EXTRACTION_KEY: "ocr", "ocr_pages": str(len(scans))})
         return document
@@ -239,11 +246,14 @@ def _document(
     page_count: int,
     name: str,
     media_type: str,
+    scan_title: str | None = None,
 ) -> ParsedDocument:
-    """The parsed document: `sections` with the title, dates and metadata the PDF records."""
+    """The parsed document: `sections` with the title, dates and metadata the PDF records
+    (`scan_title`: a scan's, `pdf_text.title_apart`)."""
     info = _info(reader)
     title = (
         _clean_title(info.get("/Title"))
+        or scan_title
         or next((path[0] for _, started in outline for path in started), None)
         or _first_line_title(sections[0].text)
         or humanise_stem(name)

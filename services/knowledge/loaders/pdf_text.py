@@ -372,7 +372,14 @@ def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[
             body = size
             break
     steady = {size: body for size, _ in weighted if size < OCR_BODY_SPREAD[1] * body}
-    larger = sorted({size for size, _ in weighted if size >= OCR_BODY_SPREAD[1] * body})
+    larger = sorted(
+        {
+            line.size
+            for index in read
+            for line in (pages[index].lines if pages[index] is not None else ())  # type: ignore[union-attr]  # narrowed by the test before it
+            if line.size >= OCR_BODY_SPREAD[1] * body and _LOWER.search(line.text)
+        }
+    )
     groups: list[list[float]] = []
     for size in larger:
         if not groups or size > OCR_SIZE_SPREAD * groups[-1][0]:
@@ -394,7 +401,82 @@ def steady_sizes(pages: Sequence[PageText | None], read: Sequence[int]) -> list[
     ]
 
 
+#: A line with a small letter has an x-height to measure; a date or a number alone ("1997/12/01"
+#: in a margin) has none, and its size, which Tesseract guesses, joins no heading size.
+_LOWER = re.compile(r"[a-z]")
+
+
 def _steady(size: float, body: float, steady: dict[float, float]) -> float:
     if size < OCR_BODY_SPREAD[0] * body:
         return size  # footnotes and smaller: kept as read
     return steady.get(size, size)
+
+
+def joined_headings(
+    pages: Sequence[PageText | None], read: Sequence[int], body: float
+) -> list[PageText | None]:
+    """The pages, a heading OCR read over two lines on those at the indexes `read` made one
+    line ("Configuration files for standard packages" above "and classes"): the next line
+    set at the same heading size (`HEADING_RATIO`), less than its type size below, with no
+    body text between, not ending as a sentence does and not starting with a section
+    number. A text page's lines are left as they are. Why: each line would otherwise head a
+    section of its own, the second replacing the first in the path."""
+    scanned = set(read)
+    return [
+        page
+        if index not in scanned or page is None or body <= 0
+        else PageText(_joined(page.lines, body), page.height, page.right)
+        for index, page in enumerate(pages)
+    ]
+
+
+#: A line starting with a section number ("3.1 ", "A.2 ") is a heading of its own.
+_NUMBERED = re.compile(r"^(?:\d+|[A-Z])(?:\.\d+)*\.?\s")
+
+
+def _joined(lines: Sequence[Line], body: float) -> tuple[Line, ...]:
+    kept: list[Line] = []
+    for line in lines:
+        last = kept[-1] if kept else None
+        text = " ".join(line.text.split())
+        if (
+            last is not None
+            and line.size == last.size >= HEADING_RATIO * body
+            and 0 <= last.bottom - line.top < line.size
+            and not last.text.rstrip().endswith((".", ",", ";", ":"))
+            and not _NUMBERED.match(text)
+            and len(last.text) + 1 + len(text) <= MAX_HEADING_CHARS
+        ):
+            kept[-1] = last._replace(text=_run_on(last.text, text), bottom=line.bottom)
+        else:
+            kept.append(line)
+    return tuple(kept)
+
+
+def _run_on(first: str, second: str) -> str:
+    """Two lines of a heading as one: a word hyphenated at the first's end ("environ-",
+    "ments") whole again."""
+    first = first.rstrip()
+    if first.endswith("-") and first[-2:-1].isalpha() and second[:1].islower():
+        return first[:-1] + second
+    return f"{first} {second}"
+
+
+def title_apart(
+    found: Sequence[Sequence[tuple[int, str]]],
+) -> tuple[str | None, list[list[tuple[int, str]]]]:
+    """The document's title and its other headings (`headings`' levels and lines), for a
+    scan: the first page's headings at the largest size (level 0) are its title when no
+    other page has a heading that large and other headings follow; the rest move a level
+    up. Why: read as a heading, the title heads every section of the document (its path's
+    root), where a text PDF's bookmarks leave it out. Otherwise no title and the headings
+    as they are."""
+    first = [text for level, text in found[0] if level == 0] if found else []
+    later = [level for page in found[1:] for level, _ in page]
+    rest = [level for level, _ in found[0] if level != 0] if found else []
+    if not first or 0 in later or not (later or rest):
+        return None, [list(page) for page in found]
+    return " ".join(first), [
+        [(max(level - 1, 0), text) for level, text in page if index or level != 0]
+        for index, page in enumerate(found)
+    ]

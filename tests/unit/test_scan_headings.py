@@ -1,0 +1,94 @@
+"""A scan's headings as a reader sees them: the title of its first page is the document's
+title, not the root of every section, and a heading printed over two lines is one heading.
+OCR gives these lines as a text PDF's are given (`pdf_text.Line`, sizes in points, y up);
+the whole loader is tested on real scans in tests/integration/test_ocr.py."""
+
+from __future__ import annotations
+
+from services.knowledge.loaders.pdf_text import Line, PageText, joined_headings, title_apart
+
+BODY = 10.0
+
+
+def line(text: str, top: float, size: float = BODY) -> Line:
+    return Line(text, top, top - size, size)
+
+
+def texts(page: PageText | None) -> list[str]:
+    assert page is not None
+    return [line.text for line in page.lines]
+
+
+def test_a_heading_over_two_lines_of_a_scan_is_one_line() -> None:
+    page = PageText(
+        (
+            line("Configuration files for standard packages", 700, 14),
+            line("and classes", 684, 14),
+            line("The files below are read at start-up.", 660),
+        ),
+        842,
+        (),
+    )
+    [joined] = joined_headings([page], [0], BODY)
+    assert texts(joined) == [
+        "Configuration files for standard packages and classes",
+        "The files below are read at start-up.",
+    ]
+
+
+def test_a_word_hyphenated_across_a_heading_s_two_lines_is_whole() -> None:
+    page = PageText(
+        (
+            line("2 Creating document commands and environ-", 700, 14),
+            line("ments", 684, 14),
+        ),
+        842,
+        (),
+    )
+    [joined] = joined_headings([page], [0], BODY)
+    assert texts(joined) == ["2 Creating document commands and environments"]
+
+
+def test_lines_that_are_not_one_heading_stay_apart() -> None:
+    page = PageText(
+        (
+            line("Parking", 700, 14),
+            line("Bicycles", 600, 14),  # far below: another heading
+            line("1 Introduction", 580, 14),
+            line("1.1 Scope", 564, 14),  # numbered: a heading of its own
+            line("Badges are handed out", 540),
+            line("at the reception desk.", 528),  # body text
+            line("Short title.", 500, 14),
+            line("Next heading", 484, 14),  # the line before ends a sentence
+        ),
+        842,
+        (),
+    )
+    [kept] = joined_headings([page], [0], BODY)
+    assert texts(kept) == [line.text for line in page.lines]
+
+
+def test_a_text_page_is_left_as_it_is() -> None:
+    page = PageText((line("Two-line", 700, 14), line("heading", 684, 14)), 842, ())
+    assert joined_headings([page, None], [], BODY) == [page, None]
+
+
+def test_the_largest_heading_of_the_first_page_alone_is_the_title() -> None:
+    found = [
+        [(0, "A Guide to the Site"), (1, "Contents")],
+        [(1, "Parking"), (2, "Visitors")],
+        [(1, "Cycling")],
+    ]
+    title, rest = title_apart(found)
+    assert title == "A Guide to the Site"
+    assert rest == [[(0, "Contents")], [(0, "Parking"), (1, "Visitors")], [(0, "Cycling")]]
+
+
+def test_no_title_where_a_later_page_has_a_heading_as_large() -> None:
+    found = [[(0, "Parking")], [(0, "Cycling"), (1, "Racks")]]
+    assert title_apart(found) == (None, found)
+
+
+def test_no_title_where_the_document_has_no_other_heading() -> None:
+    assert title_apart([[(0, "Memo")], []]) == (None, [[(0, "Memo")], []])
+    assert title_apart([]) == (None, [])
