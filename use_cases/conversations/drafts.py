@@ -19,6 +19,14 @@ Rules:
 - An edit (`EditDraft`) replaces the fields it names, as a version by the user.
 - Activating (`ManageDraftVersions.activate`) moves the active pointer to an existing version
   and records the move; it copies nothing, so version numbers keep meaning one text.
+- A draft is shown as its reader may see the conversation it was made from: while an answer
+  of the conversation is withheld from them (`use_cases/chat/withholding.py`), the draft, each
+  of its versions, its export, the draft chat's replies and what an edit or a turn returns
+  read `WITHHELD_DRAFT` (a reply `WITHHELD_DRAFT_REPLY`). A draft records no structured list
+  of the answers it read (its `sources` are the model's, and edits and turns build on it),
+  so the rule is the conversation's, as for its summary. Only the output is withheld: what
+  is stored, and what an edit or a turn builds on, is never changed; granted again, the
+  draft reads as it did. Admins see everything.
 - Every write is bounded: at most `max_versions` versions per draft (`Conflict` past it).
 - A locked conversation (its project was created, `TrackedProject`) keeps its draft as it
   is: adding a version or activating one is `ConversationLocked` (409).
@@ -72,6 +80,18 @@ from use_cases.shared.errors import (
 
 ExportFormat = Literal["markdown", "json"]
 
+#: What a draft (each of its versions) reads while an answer of its conversation is withheld.
+WITHHELD_DRAFT = (
+    "This draft is withheld: an answer of its conversation cited a source that is no longer "
+    "available to you."
+)
+
+#: What a reply of the draft chat reads while its draft is withheld (it may quote the draft).
+WITHHELD_DRAFT_REPLY = (
+    "This reply is withheld: an answer of this conversation cited a source that is no longer "
+    "available to you."
+)
+
 
 #: Characters of the conversation (its title and first message) a memory recall searches by.
 MEMORY_QUERY_CHARS = 1000
@@ -105,12 +125,29 @@ class _DraftAccess:
         settings: DraftSettings = DraftSettings(),
         *,
         locks: DraftChatStore | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
         self._history = history
         self._drafts = drafts
         self._settings = settings
         self._locks = locks
         """Where a conversation's project (its lock) is found; None: never locked."""
+        self._answers = answers or StoredAnswers()
+
+    async def withheld(self, user_id: str, chat_id: str, reader: Caller | None = None) -> bool:
+        """Whether the draft of `chat_id` (owned by `user_id`) is withheld from its reader:
+        an answer of the conversation cited what they may no longer read (module rules)."""
+        shown = await self._answers.for_reader(user_id, reader)
+        if not shown.restricted:
+            return False
+        cited = await asyncio.to_thread(self._history.cited_answers, user_id, chat_id)
+        return bool(await asyncio.to_thread(shown.withheld, cited))
+
+    async def _shown(
+        self, user_id: str, chat_id: str, state: DraftState, reader: Caller | None = None
+    ) -> DraftState:
+        """`state` as its reader may see it (withheld while the conversation is)."""
+        return withheld_state(state) if await self.withheld(user_id, chat_id, reader) else state
 
     async def _check_unlocked(self, chat_id: str) -> None:
         locks = self._locks
@@ -184,10 +221,9 @@ class DraftProject(_DraftAccess):
         memories: RecallMemories | None = None,
         answers: StoredAnswers | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings, locks=locks)
+        super().__init__(history, drafts, settings, locks=locks, answers=answers)
         self._models, self._agent, self._limits = models, agent, limits
         self._memories = memories
-        self._answers = answers or StoredAnswers()
 
     async def execute(self, request: DraftRequest) -> DraftState:
         _check_note(request.note)
@@ -267,11 +303,20 @@ class UpdateDraftByTurn(_DraftAccess):
         settings: DraftSettings,
         *,
         locks: DraftChatStore | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings, locks=locks)
+        super().__init__(history, drafts, settings, locks=locks, answers=answers)
         self._models, self._agent, self._limits = models, agent, limits
 
     async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
+        """`apply`, its reply and draft shown as the reader may see them (module rules)."""
+        result = await self.apply(request)
+        if not await self.withheld(request.user_id, request.chat_id):
+            return result
+        return withheld_turn(result)
+
+    async def apply(self, request: DraftTurnRequest) -> DraftTurnResult:
+        """The turn as it ran: what the draft chat stores (never withheld)."""
         text = request.message.strip()
         if not text:
             raise InvalidRequest("message must not be blank.")
@@ -338,7 +383,8 @@ class EditDraft(_DraftAccess):
         version = NewDraftVersion(
             content, "user", request.note or f"Edited {names}.", request.user_id
         )
-        return (await self._add(chat.id, [version], state.draft))[1]
+        after = (await self._add(chat.id, [version], state.draft))[1]
+        return await self._shown(request.user_id, chat.id, after)
 
 
 @dataclass(frozen=True)
@@ -358,14 +404,21 @@ class DraftExport:
 
 
 class ManageDraftVersions(_DraftAccess):
-    """Read the draft and its versions, activate one, export one."""
+    """Read the draft and its versions, activate one, export one; each as its reader may
+    see it (`reader`: who reads, None: the chat's owner; module rules)."""
 
-    async def active(self, user_id: str, chat_id: str) -> DraftState:
+    async def active(self, user_id: str, chat_id: str, reader: Caller | None = None) -> DraftState:
         await self._owned(user_id, chat_id)
-        return await self._state(chat_id)
+        return await self._shown(user_id, chat_id, await self._state(chat_id), reader)
 
     async def versions(
-        self, user_id: str, chat_id: str, *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        chat_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        reader: Caller | None = None,
     ) -> VersionPage:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
@@ -376,31 +429,43 @@ class ManageDraftVersions(_DraftAccess):
         page = await asyncio.to_thread(
             self._drafts.list_versions, chat_id, limit=limit, offset=offset
         )
+        if await self.withheld(user_id, chat_id, reader):
+            page = [withheld_version(v) for v in page]
         moves = await asyncio.to_thread(self._drafts.list_activations, chat_id)
         return VersionPage(page, state.draft.latest_version, state.draft.active_version, moves)
 
-    async def version(self, user_id: str, chat_id: str, number: int) -> DraftVersion:
+    async def version(
+        self, user_id: str, chat_id: str, number: int, reader: Caller | None = None
+    ) -> DraftVersion:
         await self._owned(user_id, chat_id)
         found = await asyncio.to_thread(self._drafts.get_version, chat_id, number)
         if found is None:
             await self._state(chat_id)  # no draft at all says so
             raise NotFound(f"The project draft of chat {chat_id} has no version {number}.")
-        return found
+        withheld = await self.withheld(user_id, chat_id, reader)
+        return withheld_version(found) if withheld else found
 
-    async def activate(self, user_id: str, chat_id: str, number: int) -> DraftState:
+    async def activate(
+        self, user_id: str, chat_id: str, number: int, reader: Caller | None = None
+    ) -> DraftState:
         await self._owned(user_id, chat_id)
         await self._state(chat_id)
         await self._check_unlocked(chat_id)
         await asyncio.to_thread(self._drafts.activate, chat_id, number, user_id)
-        return await self._state(chat_id)
+        return await self._shown(user_id, chat_id, await self._state(chat_id), reader)
 
     async def export(
-        self, user_id: str, chat_id: str, fmt: ExportFormat, number: int | None = None
+        self,
+        user_id: str,
+        chat_id: str,
+        fmt: ExportFormat,
+        number: int | None = None,
+        reader: Caller | None = None,
     ) -> DraftExport:
         version = (
-            (await self.active(user_id, chat_id)).version
+            (await self.active(user_id, chat_id, reader)).version
             if number is None
-            else await self.version(user_id, chat_id, number)
+            else await self.version(user_id, chat_id, number, reader)
         )
         stem = f"project-draft-{chat_id[:12]}-v{version.number}"
         if fmt == "markdown":
@@ -447,6 +512,27 @@ def with_known_sources(content: ProjectDraftContent, message_ids: set[str]) -> P
     """`content` without the sources naming a message the conversation does not hold."""
     sources = [s for s in content.sources if s.message_id is None or s.message_id in message_ids]
     return content.model_copy(update={"sources": sources})
+
+
+def withheld_version(version: DraftVersion) -> DraftVersion:
+    """`version` with nothing of its text: the withheld notice in its place (its number,
+    author and times stay, so the list of versions reads as it did)."""
+    content = ProjectDraftContent(title="Withheld", description=WITHHELD_DRAFT)
+    return replace(version, content=content, note=WITHHELD_DRAFT)
+
+
+def withheld_state(state: DraftState) -> DraftState:
+    return DraftState(state.draft, withheld_version(state.version))
+
+
+def withheld_turn(result: DraftTurnResult) -> DraftTurnResult:
+    """A turn's reply, the versions it added and the draft after, withheld."""
+    return DraftTurnResult(
+        WITHHELD_DRAFT_REPLY,
+        result.model,
+        [withheld_version(v) for v in result.versions],
+        withheld_state(result.state),
+    )
 
 
 def _note(text: str) -> str:
