@@ -152,7 +152,7 @@ class DraftChat:
                 "project_updated", state=withheld_state(state) if withheld else state
             )
         yield DraftChatEvent("status", status=GENERATING)
-        result = await self._updating.apply(DraftTurnRequest(user, chat_id, text, request.model))
+        result = await self._updating.run(DraftTurnRequest(user, chat_id, text, request.model))
         shown = withheld_turn(result) if withheld else result
         if result.versions:
             yield DraftChatEvent("project_updated", state=shown.state)

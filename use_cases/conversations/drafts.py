@@ -309,13 +309,13 @@ class UpdateDraftByTurn(_DraftAccess):
         self._models, self._agent, self._limits = models, agent, limits
 
     async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
-        """`apply`, its reply and draft shown as the reader may see them (module rules)."""
-        result = await self.apply(request)
+        """`run`, its reply and draft shown as the reader may see them (module rules)."""
+        result = await self.run(request)
         if not await self.withheld(request.user_id, request.chat_id):
             return result
         return withheld_turn(result)
 
-    async def apply(self, request: DraftTurnRequest) -> DraftTurnResult:
+    async def run(self, request: DraftTurnRequest) -> DraftTurnResult:
         """The turn as it ran: what the draft chat stores (never withheld)."""
         text = request.message.strip()
         if not text:
