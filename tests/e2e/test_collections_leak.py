@@ -812,3 +812,60 @@ async def test_a_draft_made_before_a_revoke_is_withheld_while_its_answers_are(
         assert HR_SECRET in granted[path].lower(), (path, granted[path][:300])
     assert "Edited while withheld." in granted["draft"]
     assert "who signs it off" in granted["draft"]
+
+
+async def _logged(http: httpx.AsyncClient, key: dict[str, str]) -> list[dict[str, Any]]:
+    reply = await http.get("/confidence/recent", params={"limit": 100}, headers=key)
+    assert reply.status_code == 200, reply.text
+    return list(reply.json()["responses"])
+
+
+async def test_logged_answers_kept_in_no_chat_are_withheld_by_their_own_sources(
+    world: World,
+) -> None:
+    """The log records what each answer cited, so an advice and a turn kept in no chat (the
+    OpenAI-compatible API, MCP `ask`) are withheld from `/confidence/recent` once a source
+    they cited is revoked, and read as they did when it is granted again."""
+    admin, ana = world.keys["root"], world.keys["ana"]
+    question = [{"role": "user", "content": HR_QUESTION}]
+    ask = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": HR_QUESTION}},
+    }
+    mcp_headers = {
+        **ana,
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    async with httpx.AsyncClient(base_url=world.url, timeout=180) as http:
+        advised = await http.post(
+            "/advice-non-streaming", json={"conversation": question}, headers=ana
+        )
+        completed = await http.post(
+            "/v1/chat/completions", json={"model": "almanac", "messages": question}, headers=ana
+        )
+        asked = await http.post("/mcp", content=json.dumps(ask), headers=mcp_headers)
+        before = await _logged(http, ana)
+        await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
+        try:
+            after = await _logged(http, ana)
+        finally:
+            regranted = await http.post(
+                "/api/collections/hr/grants", json={"user": "ana"}, headers=admin
+            )
+        granted = await _logged(http, ana)
+    assert regranted.status_code == 200, regranted.text
+    for reply in (advised, completed, asked):
+        assert reply.status_code == 200 and HR_SECRET in reply.text.lower(), reply.text[:300]
+    # Before the revoke the log gives each of the three answers back (so this can fail) ...
+    quoting = {r["response_id"] for r in before if HR_SECRET in r["response_text"].lower()}
+    assert advised.json()["response_id"] in quoting and len(quoting) >= 3, before[:3]
+    # ... after it none does ...
+    shown = {r["response_id"]: r["response_text"] for r in after}
+    assert all(shown[i].startswith("This answer is withheld") for i in quoting), shown
+    assert HR_SECRET not in json.dumps(after).lower()
+    # ... and granted again each reads as it was logged.
+    again = {r["response_id"]: r["response_text"] for r in granted}
+    assert all(HR_SECRET in again[i].lower() for i in quoting)

@@ -22,6 +22,15 @@ class Feedback:
 
 
 @dataclass(frozen=True)
+class LoggedSources:
+    """What a logged answer cited, as deciding whether its reader may still be shown it
+    reads it (`use_cases/chat/withholding.py`): documents by id, tables by name (lower case)."""
+
+    documents: tuple[int, ...] = ()
+    tables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LoggedResponse:
     """One logged answer. `confidence` is the calibrated value shown to the user (the raw one
     when no recalibration map was active); `raw_confidence` is the estimator's."""
@@ -43,6 +52,8 @@ class LoggedResponse:
     chat_id: str | None = None
     message_id: str | None = None
     feedback: Feedback | None = None
+    sources: LoggedSources | None = None
+    """What it cited; None for an entry logged before the log recorded sources."""
 
 
 @dataclass(frozen=True)
