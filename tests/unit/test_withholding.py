@@ -127,7 +127,7 @@ def test_a_kept_advice_citing_a_revoked_document_or_table_is_withheld_whole() ->
 class Scopes:
     """Resolves each caller's scope: admins every collection, users `READER`."""
 
-    def run(self, caller: Caller) -> ReadScope:
+    def run(self, caller: Caller, filters: object = None) -> ReadScope:
         return EVERYTHING if caller.is_admin else READER
 
 
@@ -152,7 +152,8 @@ def test_logged_entries_are_withheld_by_their_own_sources_and_old_ones_conservat
         log.add(entry)
     documents: Any = Records({1: None, 2: HR, 3: 7})
     tables: Any = Tables()
-    listing = ListRecentResponses(log, None, StoredAnswers(documents, Scopes(), tables))
+    readers: Any = Scopes()
+    listing = ListRecentResponses(log, None, StoredAnswers(documents, readers, tables))
     ids = {e.response_id: label for label, e in entries.items()}
     shown = {ids[r.response_id]: r.response_text for r in listing.list(Caller("ana", "user", None))}
     withheld = {label for label, text in shown.items() if text == WITHHELD_ANSWER}
