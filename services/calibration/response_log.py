@@ -22,14 +22,19 @@ statements are the same on both (flags are bound as Python `bool`, stored as 0/1
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from services.calibration.schema import CITED_SOURCES_SQL, MIGRATIONS, utc
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
-from use_cases.confidence.domain import Feedback, LoggedResponse, LoggedSources, ScoredResponse
+from use_cases.confidence.domain import (
+    Feedback,
+    LoggedResponse,
+    ScoredResponse,
+    sources_json,
+    stored_sources,
+)
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "ResponseLog"]
 
@@ -110,7 +115,7 @@ class ResponseLog:
                     response.phrase_version,
                     response.chat_id,
                     response.message_id,
-                    _sources_json(response.sources),
+                    sources_json(response.sources),
                     self._time(response.created_at),
                 ),
             )
@@ -247,22 +252,5 @@ class ResponseLog:
             chat_id=row["chat_id"],
             message_id=row["message_id"],
             feedback=feedback,
-            sources=_sources(row["cited_sources"]),
+            sources=stored_sources(row["cited_sources"]),
         )
-
-
-def _sources_json(sources: LoggedSources | None) -> str | None:
-    if sources is None:
-        return None
-    return json.dumps({"documents": list(sources.documents), "tables": list(sources.tables)})
-
-
-def _sources(text: str | None) -> LoggedSources | None:
-    """The stored `cited_sources` (None: logged before sources were recorded)."""
-    if text is None:
-        return None
-    data = json.loads(text)
-    return LoggedSources(
-        tuple(int(i) for i in data.get("documents", ())),
-        tuple(str(t) for t in data.get("tables", ())),
-    )

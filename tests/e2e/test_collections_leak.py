@@ -773,9 +773,14 @@ async def test_a_draft_made_before_a_revoke_is_withheld_while_its_answers_are(
         drafted = await http.post(base, json={}, headers=ana)
         turned = await http.post(f"{base}/chat/stream", json={"message": goal}, headers=ana)
         before = await _draft_reads(http, ana, chat_id)
+        other = (await http.post("/chat", json={"message": HR_QUESTION}, headers=ana)).json()
         await http.post("/api/collections/hr/revoke", json={"user": "ana"}, headers=admin)
         try:
             after = await _draft_reads(http, ana, chat_id)
+            # A draft made now reads the withheld answer's notice only: it is shown.
+            fresh = f"/api/conversations/{other['chat_id']}/project-draft"
+            made = await http.post(fresh, json={}, headers=ana)
+            made_then = await http.get(fresh, headers=ana)
             edit = {"description": "Edited while withheld."}
             edited = await http.patch(base, json=edit, headers=ana)
             change = {"message": "add an open question: who signs it off?"}
@@ -807,6 +812,9 @@ async def test_a_draft_made_before_a_revoke_is_withheld_while_its_answers_are(
     assert all(text.startswith("20") for text in after.values()), after
     assert "This draft is withheld" in after["draft"] and "This draft is withheld" in after["edit"]
     assert "This reply is withheld" in after["draft chat"]
+    assert made.status_code == 201 and made_then.status_code == 200, made.text
+    assert "This draft is withheld" not in made_then.text, made_then.text[:300]
+    assert HR_SECRET not in made_then.text.lower() and HR_FILE not in made_then.text.lower()
     # ... and granted again it reads as it did: the edit and the turns built on what is stored.
     for path in ("draft", "versions", "version 2", "export", "export json", "draft chat"):
         assert HR_SECRET in granted[path].lower(), (path, granted[path][:300])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,25 @@ class LoggedSources:
 
     documents: tuple[int, ...] = ()
     tables: tuple[str, ...] = ()
+
+
+def sources_json(sources: LoggedSources | None) -> str | None:
+    """`sources` as the stores keep them (JSON text; NULL for None): the response log's
+    `cited_sources`, a project draft version's `drafted_from`."""
+    if sources is None:
+        return None
+    return json.dumps({"documents": list(sources.documents), "tables": list(sources.tables)})
+
+
+def stored_sources(text: str | None) -> LoggedSources | None:
+    """`sources_json`'s text read back (None: stored before sources were recorded)."""
+    if text is None:
+        return None
+    data = json.loads(text)
+    return LoggedSources(
+        tuple(int(i) for i in data.get("documents", ())),
+        tuple(str(t) for t in data.get("tables", ())),
+    )
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ Rules:
   (`UpdateDraftByTurn`: each change the model applies is a new version), `project_updated`
   when it changed the draft, `content` with the model's reply, and `done` with the stored
   exchange. The user's message and the reply are stored together, once the reply exists.
-- What a turn shows (its reply, the draft it made or changed) and the stored replies are
-  withheld while the draft is (`drafts.py`: an answer of the conversation is withheld from
-  its reader); what it stores is as it ran.
+- What a turn shows (its reply, the version it changed) is withheld while that version is,
+  and the stored replies while any version of the draft is (`drafts.py`); what a turn
+  stores is as it ran.
 - A failure after the stream began is an `error` event (the domain error's detail) and ends
   it; nothing of the turn is stored (a version already added by the drafting step stays:
   it is a version like any other).
@@ -50,7 +50,6 @@ from use_cases.conversations.drafts import (
     ManageDraftVersions,
     UpdateDraftByTurn,
     locked,
-    withheld_state,
     withheld_turn,
 )
 from use_cases.shared.clock import Clock, utc
@@ -143,16 +142,15 @@ class DraftChat:
 
     async def _turn(self, request: DraftTurnRequest, text: str) -> AsyncIterator[DraftChatEvent]:
         user, chat_id = request.user_id, request.chat_id
-        # What the turn stores is as it ran; what it shows, as the reader may see the draft.
-        withheld = await self._updating.withheld(user, chat_id)
+        # What the turn stores is as it ran; what it shows, as the reader may see the draft
+        # (a draft made now reads only what they may read; the version changed, its sources).
         if await asyncio.to_thread(self._drafts.get_draft, chat_id) is None:
             yield DraftChatEvent("status", status=DRAFTING)
             state = await self._drafting.execute(DraftRequest(user, chat_id, model=request.model))
-            yield DraftChatEvent(
-                "project_updated", state=withheld_state(state) if withheld else state
-            )
+            yield DraftChatEvent("project_updated", state=state)
         yield DraftChatEvent("status", status=GENERATING)
         result = await self._updating.run(DraftTurnRequest(user, chat_id, text, request.model))
+        withheld = bool(await self._updating.hidden(user, chat_id, [result.state.version]))
         shown = withheld_turn(result) if withheld else result
         if result.versions:
             yield DraftChatEvent("project_updated", state=shown.state)

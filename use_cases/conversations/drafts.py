@@ -19,12 +19,14 @@ Rules:
 - An edit (`EditDraft`) replaces the fields it names, as a version by the user.
 - Activating (`ManageDraftVersions.activate`) moves the active pointer to an existing version
   and records the move; it copies nothing, so version numbers keep meaning one text.
-- A draft is shown as its reader may see the conversation it was made from: while an answer
-  of the conversation is withheld from them (`use_cases/chat/withholding.py`), the draft, each
-  of its versions, its export, the draft chat's replies and what an edit or a turn returns
-  read `WITHHELD_DRAFT` (a reply `WITHHELD_DRAFT_REPLY`). A draft records no structured list
-  of the answers it read (its `sources` are the model's, and edits and turns build on it),
-  so the rule is the conversation's, as for its summary. Only the output is withheld: what
+- A version is shown as its reader may see what it was made from: each records what the
+  answers it was drafted from cited (`drafted_from`: a drafting reads the conversation as
+  its reader is shown it, so a withheld answer's sources are not among them; an edit or a
+  turn keeps its base version's). While one of those documents or tables is one the reader
+  may no longer read, the version, its export and what an edit or a turn returns read
+  `WITHHELD_DRAFT`, and the draft chat's replies (which may quote any version)
+  `WITHHELD_DRAFT_REPLY`. A version made before this was recorded is withheld while the
+  conversation holds a withheld answer, as its summary is. Only the output is withheld: what
   is stored, and what an edit or a turn builds on, is never changed; granted again, the
   draft reads as it did. Admins see everything.
 - Every write is bounded: at most `max_versions` versions per draft (`Conflict` past it).
@@ -50,6 +52,7 @@ from use_cases.chat.domain import Chat, Message
 from use_cases.chat.manage_chats import MAX_PAGE, chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.recent import PAGE, first_messages, latest_messages
+from use_cases.chat.responses import logged_sources
 from use_cases.chat.turn_runner import to_domain_error
 from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.draft_agent import (
@@ -134,20 +137,45 @@ class _DraftAccess:
         """Where a conversation's project (its lock) is found; None: never locked."""
         self._answers = answers or StoredAnswers()
 
-    async def withheld(self, user_id: str, chat_id: str, reader: Caller | None = None) -> bool:
-        """Whether the draft of `chat_id` (owned by `user_id`) is withheld from its reader:
-        an answer of the conversation cited what they may no longer read (module rules)."""
+    async def hidden(
+        self,
+        user_id: str,
+        chat_id: str,
+        versions: Sequence[DraftVersion],
+        reader: Caller | None = None,
+    ) -> set[int]:
+        """The numbers of `versions` (of the draft of `chat_id`, owned by `user_id`) withheld
+        from their reader: a version cites what its answers cited (`drafted_from`); one made
+        before that was recorded is withheld while the conversation holds a withheld answer
+        (module rules)."""
         shown = await self._answers.for_reader(user_id, reader)
-        if not shown.restricted:
-            return False
-        cited = await asyncio.to_thread(self._history.cited_answers, user_id, chat_id)
-        return bool(await asyncio.to_thread(shown.withheld, cited))
+        if not shown.restricted or not versions:
+            return set()
+        conversation = False
+        if any(v.drafted_from is None for v in versions):
+            cited = await asyncio.to_thread(self._history.cited_answers, user_id, chat_id)
+            conversation = bool(await asyncio.to_thread(shown.withheld, cited))
+
+        def hides(version: DraftVersion) -> bool:
+            read = version.drafted_from
+            return conversation if read is None else shown.hides(read.documents, read.tables)
+
+        return await asyncio.to_thread(lambda: {v.number for v in versions if hides(v)})
+
+    async def withheld(self, user_id: str, chat_id: str, reader: Caller | None = None) -> bool:
+        """Whether the draft chat's replies are withheld: a version of the draft is (a reply
+        may quote whichever version was active when it was made)."""
+        versions = await asyncio.to_thread(
+            self._drafts.list_versions, chat_id, limit=self._settings.max_versions
+        )
+        return bool(await self.hidden(user_id, chat_id, versions, reader))
 
     async def _shown(
         self, user_id: str, chat_id: str, state: DraftState, reader: Caller | None = None
     ) -> DraftState:
-        """`state` as its reader may see it (withheld while the conversation is)."""
-        return withheld_state(state) if await self.withheld(user_id, chat_id, reader) else state
+        """`state` as its reader may see it (its version withheld or not)."""
+        hidden = await self.hidden(user_id, chat_id, [state.version], reader)
+        return withheld_state(state) if hidden else state
 
     async def _check_unlocked(self, chat_id: str) -> None:
         locks = self._locks
@@ -258,6 +286,8 @@ class DraftProject(_DraftAccess):
             request.note or "Drafted from the conversation.",
             request.user_id,
             resolved.identifier,
+            # What the answers it read cited (a withheld one's sources are no longer named).
+            drafted_from=logged_sources([s for m in used for s in m.sources]),
         )
         # A draft from the conversation replaces whatever is active, whatever that is now.
         return (await self._add(chat.id, [version], draft, check_active=False))[1]
@@ -311,7 +341,8 @@ class UpdateDraftByTurn(_DraftAccess):
     async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
         """`run`, its reply and draft shown as the reader may see them (module rules)."""
         result = await self.run(request)
-        if not await self.withheld(request.user_id, request.chat_id):
+        # The turn read the version it changed, which its versions take their sources from.
+        if not await self.hidden(request.user_id, request.chat_id, [result.state.version]):
             return result
         return withheld_turn(result)
 
@@ -343,7 +374,12 @@ class UpdateDraftByTurn(_DraftAccess):
             raise to_domain_error(exc) from exc
         versions = [
             NewDraftVersion(
-                content, "model", _note(patch_summary(patch)), request.user_id, resolved.identifier
+                content,
+                "model",
+                _note(patch_summary(patch)),
+                request.user_id,
+                resolved.identifier,
+                drafted_from=state.version.drafted_from,  # it builds on the version read
             )
             for patch, content in deps.applied
         ]
@@ -381,7 +417,11 @@ class EditDraft(_DraftAccess):
             raise InvalidRequest(f"The edited draft is not valid: {exc}") from exc
         names = ", ".join(sorted(request.changes))
         version = NewDraftVersion(
-            content, "user", request.note or f"Edited {names}.", request.user_id
+            content,
+            "user",
+            request.note or f"Edited {names}.",
+            request.user_id,
+            drafted_from=state.version.drafted_from,  # it keeps what it did not change
         )
         after = (await self._add(chat.id, [version], state.draft))[1]
         return await self._shown(request.user_id, chat.id, after)
@@ -429,8 +469,8 @@ class ManageDraftVersions(_DraftAccess):
         page = await asyncio.to_thread(
             self._drafts.list_versions, chat_id, limit=limit, offset=offset
         )
-        if await self.withheld(user_id, chat_id, reader):
-            page = [withheld_version(v) for v in page]
+        hidden = await self.hidden(user_id, chat_id, page, reader)
+        page = [withheld_version(v) if v.number in hidden else v for v in page]
         moves = await asyncio.to_thread(self._drafts.list_activations, chat_id)
         return VersionPage(page, state.draft.latest_version, state.draft.active_version, moves)
 
@@ -442,8 +482,8 @@ class ManageDraftVersions(_DraftAccess):
         if found is None:
             await self._state(chat_id)  # no draft at all says so
             raise NotFound(f"The project draft of chat {chat_id} has no version {number}.")
-        withheld = await self.withheld(user_id, chat_id, reader)
-        return withheld_version(found) if withheld else found
+        hidden = await self.hidden(user_id, chat_id, [found], reader)
+        return withheld_version(found) if hidden else found
 
     async def activate(
         self, user_id: str, chat_id: str, number: int, reader: Caller | None = None
