@@ -43,6 +43,7 @@ def build(
     )
     models = OfflineDraftingModels(prompts.chat_models, build_offline_draft_model())
     locks = a.draft_chat_store  # a conversation with a project is locked
+    answers = w.stored_answers()  # a draft is withheld while its conversation is
     drafting = DraftProject(
         history,
         store,
@@ -53,16 +54,23 @@ def build(
         locks=locks,
         # No memory adapter ships (the conversation backend's Mem0): drafts come from the chat.
         memories=RecallMemories(None, threshold=settings.mem0_score_threshold),
-        answers=w.stored_answers(),
+        answers=answers,
     )
     updating = UpdateDraftByTurn(
-        history, store, models, update_agent(w.limits), w.limits, draft_settings, locks=locks
+        history,
+        store,
+        models,
+        update_agent(w.limits),
+        w.limits,
+        draft_settings,
+        locks=locks,
+        answers=answers,
     )
-    versions = ManageDraftVersions(history, store, draft_settings, locks=locks)
+    versions = ManageDraftVersions(history, store, draft_settings, locks=locks, answers=answers)
     return ConversationDraftUseCases(
         draft_project=drafting,
         update_draft=updating,
-        edit_draft=EditDraft(history, store, draft_settings, locks=locks),
+        edit_draft=EditDraft(history, store, draft_settings, locks=locks, answers=answers),
         draft_versions=versions,
         draft_chat=DraftChat(
             history,

@@ -25,10 +25,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.calibration.schema import MIGRATIONS, utc
+from services.calibration.schema import CITED_SOURCES_SQL, MIGRATIONS, utc
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
-from use_cases.confidence.domain import Feedback, LoggedResponse, ScoredResponse
+from use_cases.confidence.domain import (
+    Feedback,
+    LoggedResponse,
+    ScoredResponse,
+    sources_json,
+    stored_sources,
+)
 
 __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "ResponseLog"]
 
@@ -69,12 +75,13 @@ PG_MIGRATIONS: list[PgMigration] = [
         );
         """,
     ),
+    PgMigration("calibration_pg_0002_response_log_cited_sources", CITED_SOURCES_SQL),
 ]
 
 _COLUMNS = (
     "r.response_id, r.user_id, r.kind, r.query, r.response_text, r.raw_confidence, "
     "r.confidence, r.confidence_phrase, r.model, r.search_ran, r.latency_ms, r.created_at, "
-    "r.calibration_version, r.phrase_version, r.chat_id, r.message_id, "
+    "r.calibration_version, r.phrase_version, r.chat_id, r.message_id, r.cited_sources, "
     "f.outcome, f.notes, f.created_at AS feedback_at"
 )
 _FROM = "response_log r LEFT JOIN response_feedback f USING (response_id)"
@@ -90,8 +97,8 @@ class ResponseLog:
             conn.execute(
                 "INSERT INTO response_log (response_id, user_id, kind, query, response_text, "
                 "raw_confidence, confidence, confidence_phrase, model, search_ran, latency_ms, "
-                "calibration_version, phrase_version, chat_id, message_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "calibration_version, phrase_version, chat_id, message_id, cited_sources, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     response.response_id,
                     response.user_id,
@@ -108,6 +115,7 @@ class ResponseLog:
                     response.phrase_version,
                     response.chat_id,
                     response.message_id,
+                    sources_json(response.sources),
                     self._time(response.created_at),
                 ),
             )
@@ -244,4 +252,5 @@ class ResponseLog:
             chat_id=row["chat_id"],
             message_id=row["message_id"],
             feedback=feedback,
+            sources=stored_sources(row["cited_sources"]),
         )

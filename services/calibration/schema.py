@@ -2,7 +2,8 @@
 `response_log.py`, `store.py`; on PostgreSQL each store keeps its own list, `PG_MIGRATIONS`),
 and the stored time format.
 
-- `response_log`: one row per logged answer (`response_id` = `resp_` + random hex).
+- `response_log`: one row per logged answer (`response_id` = `resp_` + random hex), with
+  what it cited (`cited_sources`, JSON text; NULL when logged before that was recorded).
 - `response_feedback`: at most one row per response (a new verdict replaces the old one;
   `replaced` counts how often), deleted with its response.
 - `confidence_phrase_versions`: phrase thresholds, versions 1, 2, ...; the newest is in force.
@@ -16,6 +17,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.sqlite.migrations import Migration
+
+#: What each logged answer cited (`LoggedSources` as JSON text: `{"documents": [ids],
+#: "tables": [names]}`), so that an entry kept in no chat can be withheld once its reader
+#: may no longer read a source; NULL for the entries logged before it was recorded.
+CITED_SOURCES_SQL = "ALTER TABLE response_log ADD COLUMN cited_sources TEXT;"
 
 MIGRATIONS = (
     Migration(
@@ -87,6 +93,7 @@ MIGRATIONS = (
         "calibration_0002_response_log_by_chat",
         "CREATE INDEX response_log_by_chat ON response_log(chat_id, created_at);",
     ),
+    Migration("calibration_0003_response_log_cited_sources", CITED_SOURCES_SQL),
 )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from services.chat.history_store import is_valid_id, require_valid_id
 from services.postgres.migrations import Migration as PgMigration
 from services.sql import StoreTarget, sql_db
+from use_cases.confidence.domain import sources_json, stored_sources
 from use_cases.conversations.draft_domain import (
     DraftActivation,
     DraftVersion,
@@ -40,6 +41,10 @@ __all__ = ["MIGRATIONS", "PG_MIGRATIONS", "TABLES", "ProjectDrafts"]
 
 #: The tables, parents first (for `almanac db copy`).
 TABLES = ("project_drafts", "project_draft_versions", "project_draft_activations")
+
+#: What each version's answers cited (`LoggedSources` as JSON text), for withholding; NULL for
+#: the versions made before it was recorded.
+DRAFTED_FROM_SQL = "ALTER TABLE project_draft_versions ADD COLUMN drafted_from TEXT;"
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -74,6 +79,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    ("project_drafts_0002_drafted_from", DRAFTED_FROM_SQL),
 )
 
 PG_MIGRATIONS: list[PgMigration] = [
@@ -109,10 +115,13 @@ PG_MIGRATIONS: list[PgMigration] = [
         );
         """,
     ),
+    PgMigration("project_drafts_pg_0002_drafted_from", DRAFTED_FROM_SQL),
 ]
 
 _DRAFT_COLUMNS = "chat_id, active_version, latest_version, created_at, updated_at"
-_VERSION_COLUMNS = "chat_id, number, content, author, model, note, created_by, created_at"
+_VERSION_COLUMNS = (
+    "chat_id, number, content, author, model, note, created_by, created_at, drafted_from"
+)
 
 
 class ProjectDrafts:
@@ -191,7 +200,7 @@ class ProjectDrafts:
                 number = latest + offset
                 conn.execute(
                     f"INSERT INTO project_draft_versions ({_VERSION_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         chat_id,
                         number,
@@ -201,6 +210,7 @@ class ProjectDrafts:
                         version.note,
                         version.created_by,
                         stamp,
+                        sources_json(version.drafted_from),
                     ),
                 )
                 added.append(
@@ -213,6 +223,7 @@ class ProjectDrafts:
                         version.note,
                         version.created_by,
                         now,
+                        version.drafted_from,
                     )
                 )
             conn.execute(
@@ -296,6 +307,7 @@ class ProjectDrafts:
             note=row["note"],
             created_by=row["created_by"],
             created_at=self._db.get_time(row["created_at"]),
+            drafted_from=stored_sources(row["drafted_from"]),
         )
 
 

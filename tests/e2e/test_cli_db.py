@@ -83,7 +83,10 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     _ok("chat", "--user", "sam", stdin="What is the SEV1 acknowledgement time?\n\n")
     [chat] = _json("chats", "list", "--user", "sam")
     with sqlite3.connect(data_dir / "app.db") as conn:
-        [(response_id,)] = conn.execute("SELECT response_id FROM response_log").fetchall()
+        [(response_id, cited)] = conn.execute(
+            "SELECT response_id, cited_sources FROM response_log"
+        ).fetchall()
+    assert json.loads(cited)["documents"], cited  # what the answer cited, for withholding
     _ok("feedback", response_id, "--outcome", "yes", "--notes", "Right.", "--user", "sam")
     _ok("prompts", "set", "chat", stdin="Answer in one line and cite every passage as [n].\n")
     project = _json("projects", "create", "Support")
@@ -134,6 +137,8 @@ def test_copy_moves_an_installation_that_then_answers_the_same(
     # The same answers from PostgreSQL.
     monkeypatch.setenv("DATABASE_URL", pg_url)
     assert _views(chat["id"], run_id) == before
+    logged = f"SELECT cited_sources FROM response_log WHERE response_id = '{response_id}'"
+    assert _pg_rows(pg_url, logged) == [(cited,)]  # what withholding reads came along
     assert {t["name"]: t["collection"] for t in before["tables"]}["bands"] == "hr"
     [source] = _json("sources", "list")
     assert (source["name"], source["every_s"], source["last_sync"]["status"]) == (

@@ -50,7 +50,7 @@ class FakeProjectDrafts:
         latest = draft.latest_version if draft else 0
         added = [
             DraftVersion(chat_id, latest + i, v.content, v.author, v.model, v.note,
-                         v.created_by, NOW)
+                         v.created_by, NOW, v.drafted_from)
             for i, v in enumerate(versions, start=1)
         ]  # fmt: skip
         self.versions.setdefault(chat_id, []).extend(added)

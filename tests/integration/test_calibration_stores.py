@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from services.calibration import CalibrationStore, ResponseLog
+from services.calibration.response_log import PG_MIGRATIONS
+from services.calibration.schema import MIGRATIONS
+from services.sql import sql_db
 from tests.fakes import InMemoryCalibrationStore, InMemoryResponseLog
 from tests.store_backends import (
     WITH_MEMORY,
@@ -21,7 +24,7 @@ from tests.store_backends import (
     open_store,
     real_backends,
 )
-from use_cases.confidence.domain import CalibrationFit, FittedMap, LoggedResponse
+from use_cases.confidence.domain import CalibrationFit, FittedMap, LoggedResponse, LoggedSources
 
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -67,13 +70,48 @@ def _response(n: int, *, user: str = "ana", at: datetime = NOON, **extra: Any) -
 
 
 def test_a_logged_response_reads_back_whole(log) -> None:
+    cited = LoggedSources(documents=(3, 17), tables=("hr_ledger",))
     sent = _response(
-        1, calibration_version=3, phrase_version=2, chat_id="c1", message_id="m1", kind="advice"
+        1,
+        calibration_version=3,
+        phrase_version=2,
+        chat_id="c1",
+        message_id="m1",
+        kind="advice",
+        sources=cited,
     )
     log.add(sent)
+    nothing_cited = _response(2, sources=LoggedSources())
+    log.add(nothing_cited)
     assert log.get("resp_0001") == sent
+    assert log.get("resp_0002") == nothing_cited
     assert log.get("resp_0001").created_at.utcoffset() == timedelta(0)
     assert log.get("resp_nope") is None
+
+
+@real_backends
+def test_a_log_from_before_sources_were_recorded_migrates_with_none(app_db: AppDb) -> None:
+    """A response logged before `cited_sources` existed reads back with `sources` None (not
+    "cited nothing"): withholding must not take it for an answer that cited nothing."""
+    old = sql_db(app_db.db if app_db.db is not None else app_db.path)
+    old.migrate(sqlite=MIGRATIONS[:2], postgres=PG_MIGRATIONS[:1])
+    if app_db.db is None:
+        old.close()  # on PostgreSQL the pool is the test's, closed with it
+    app_db.raw(
+        "INSERT INTO response_log (response_id, user_id, kind, query, response_text, "
+        "raw_confidence, confidence, confidence_phrase, model, search_ran, latency_ms, "
+        "created_at) VALUES ('resp_0009', 'ana', 'chat', 'q', 'a', 0.5, 0.5, 'moderate', "
+        "'offline-extractive', ?, 12, '2026-03-02T12:00:00.000000+00:00')",
+        True,
+    )
+    log = app_db.open(ResponseLog)
+    try:
+        [before] = log.recent(limit=5)
+        log.add(_response(1, sources=LoggedSources((4,), ())))
+        assert (before.response_id, before.sources) == ("resp_0009", None)
+        assert log.get("resp_0001").sources == LoggedSources((4,), ())
+    finally:
+        log.close()
 
 
 def test_feedback_is_recorded_then_replaced_and_counted_once(log) -> None:

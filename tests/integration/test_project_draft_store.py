@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import inspect
 import threading
+from dataclasses import replace
 
 import pytest
 
 from services.chat.history_store import HistoryStore
-from services.conversations.draft_store import ProjectDrafts
+from services.conversations.draft_store import MIGRATIONS, PG_MIGRATIONS, ProjectDrafts
+from services.sql import sql_db
 from tests.store_backends import AppDb, open_app_db
+from use_cases.confidence.domain import LoggedSources
 from use_cases.conversations.draft_domain import (
     Milestone,
     NewDraftVersion,
@@ -159,3 +162,43 @@ def test_text_with_a_nul_character_is_refused_on_both(
     assert store.get_draft(chat) is None
     with pytest.raises(ValueError, match="NUL"):
         ProjectDraftContent(title="One", goals=["a\x00b"])
+
+
+def test_what_a_version_was_drafted_from_reads_back(store: ProjectDrafts, history) -> None:
+    chat = a_chat(history)
+    cited = LoggedSources(documents=(4, 9), tables=("hr_ledger",))
+    first = replace(version("Recorded"), drafted_from=cited)
+    [added] = store.add_versions(chat, [first], based_on=None)
+    [edited] = store.add_versions(chat, [version("Unrecorded")], based_on=1)
+    assert added.drafted_from == cited and edited.drafted_from is None
+    assert store.get_version(chat, 1) == added
+    assert [v.drafted_from for v in store.list_versions(chat)] == [None, cited]
+
+
+def test_versions_from_before_the_record_migrate_unrecorded(
+    app_db: AppDb, history: HistoryStore
+) -> None:
+    """A version stored before `drafted_from` existed reads back with None (withholding then
+    falls back on its conversation's answers), not as one drafted from nothing."""
+    chat = a_chat(history)
+    old = sql_db(app_db.db if app_db.db is not None else app_db.path)
+    old.migrate(sqlite=MIGRATIONS[:1], postgres=PG_MIGRATIONS[:1])
+    if app_db.db is None:
+        old.close()  # on PostgreSQL the pool is the test's, closed with it
+    stamp = "2026-03-02T12:00:00.000000+00:00"
+    app_db.raw("INSERT INTO project_drafts VALUES (?, 1, 1, ?, ?)", chat, stamp, stamp)
+    app_db.raw(
+        "INSERT INTO project_draft_versions VALUES (?, 1, ?, 'user', NULL, 'n', 'ana', ?)",
+        chat,
+        ProjectDraftContent(title="Old").model_dump_json(),
+        stamp,
+    )
+    store = app_db.open(ProjectDrafts)
+    try:
+        assert store.get_version(chat, 1).drafted_from is None
+        nothing = replace(version("New"), drafted_from=LoggedSources())
+        [new] = store.add_versions(chat, [nothing], based_on=1)
+        stored = store.get_version(chat, new.number)
+        assert stored is not None and stored.drafted_from == LoggedSources()
+    finally:
+        store.close()

@@ -8,10 +8,15 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+from tests.fakes import InMemoryResponseLog
+from use_cases.access.domain import Caller
 from use_cases.advice.domain import AdviceEntry, AdviceSource, Alternative, StructuredAdvice
 from use_cases.advice.manage_threads import readable_entries
+from use_cases.chat.citations import Citation
 from use_cases.chat.domain import CitedAnswer, MessageVersion, Source
-from use_cases.chat.withholding import WITHHELD_ANSWER, Withholding
+from use_cases.chat.responses import ListRecentResponses, logged_sources
+from use_cases.chat.withholding import WITHHELD_ANSWER, StoredAnswers, Withholding
+from use_cases.confidence.domain import LoggedResponse, LoggedSources
 from use_cases.knowledge.scope import EVERYTHING, ReadScope
 from use_cases.tables.domain import TableSchema
 
@@ -114,3 +119,55 @@ def test_a_kept_advice_citing_a_revoked_document_or_table_is_withheld_whole() ->
     assert all(a.response_id == "resp_1" for a in withheld)  # feedback still finds it
     assert shown[2:] == entries[2:]
     assert readable_entries(entries, rule(EVERYTHING)) == entries
+
+
+# --- the response log's entries ---------------------------------------------------------
+
+
+class Scopes:
+    """Resolves each caller's scope: admins every collection, users `READER`."""
+
+    def run(self, caller: Caller, filters: object = None) -> ReadScope:
+        return EVERYTHING if caller.is_admin else READER
+
+
+def logged(n: int, sources: LoggedSources | None, *, search_ran: bool = True) -> LoggedResponse:
+    return LoggedResponse(
+        f"resp_{n:024d}", "ana", "advice", "Q?", f"answer {n}", 0.5, 0.5, "moderate", "m",
+        search_ran, 10, T0, sources=sources,
+    )  # fmt: skip
+
+
+def test_logged_entries_are_withheld_by_their_own_sources_and_old_ones_conservatively() -> None:
+    log = InMemoryResponseLog()
+    entries = {
+        "hr document": logged(1, LoggedSources(documents=(3, 2))),
+        "hr table": logged(2, LoggedSources(tables=("hr_ledger",))),
+        "readable": logged(3, LoggedSources(documents=(1, 3), tables=("directory",))),
+        "cited nothing": logged(4, LoggedSources()),
+        "old, searched": logged(5, None),
+        "old, no search": logged(6, None, search_ran=False),
+    }
+    for entry in entries.values():
+        log.add(entry)
+    documents: Any = Records({1: None, 2: HR, 3: 7})
+    tables: Any = Tables()
+    readers: Any = Scopes()
+    listing = ListRecentResponses(log, None, StoredAnswers(documents, readers, tables))
+    ids = {e.response_id: label for label, e in entries.items()}
+    shown = {ids[r.response_id]: r.response_text for r in listing.list(Caller("ana", "user", None))}
+    withheld = {label for label, text in shown.items() if text == WITHHELD_ANSWER}
+    assert withheld == {"hr document", "hr table", "old, searched"}
+    assert shown["readable"] == "answer 3" and shown["old, no search"] == "answer 6"
+    admin = listing.list(Caller("root", "admin", None))
+    assert all(r.response_text != WITHHELD_ANSWER for r in admin)
+
+
+def test_a_logged_answer_records_the_documents_and_tables_it_cited() -> None:
+    cited = [
+        Citation(1, "document", "Bands", "bands.md", document_id=2),
+        Source(2, "table", "table: HR_Ledger, directory", "SELECT ..."),
+        {"kind": "document", "title": "Old", "document_id": 9},
+        {"kind": "document", "title": "No id"},
+    ]
+    assert logged_sources(cited) == LoggedSources((2, 9), ("directory", "hr_ledger"))

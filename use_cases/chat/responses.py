@@ -14,11 +14,16 @@ Rules:
   their feedback (an undo): the response counts as unrated again.
 - With automatic recalibration on, feedback that brings the total to a new multiple of the
   minimum (see `Recalibrate`) refits the map; a failed refit never fails the feedback.
-- A user's list of their logged responses (`ListRecentResponses`) shows a chat answer
+- Each entry records what its answer cited (`LoggedSources`: documents by id, tables by
+  name), so a user's list of their logged responses (`ListRecentResponses`) shows an answer
   withheld from them (a source it cited is no longer readable to them,
-  `use_cases/chat/withholding.py`) as `WITHHELD_ANSWER`, as their history does; so is an
-  entry of such a chat whose answer is no longer stored as a message (answered again: the
-  log cannot tell what it cited).
+  `use_cases/chat/withholding.py`) as `WITHHELD_ANSWER`, as their history does, whether it
+  was kept in a chat, in an advice thread or in none (the OpenAI-compatible API, MCP `ask`,
+  `keep: false`).
+- An entry logged before sources were recorded is checked through its chat's stored answers
+  (an entry of a chat with a withheld answer whose answer is no longer stored as a message,
+  answered again, is withheld too); one kept in no chat cannot be checked, and is withheld
+  from a user (not an admin) when a search ran for it.
 """
 
 from __future__ import annotations
@@ -34,10 +39,16 @@ from typing import Any, Protocol
 from loguru import logger
 
 from use_cases.access.domain import Caller
+from use_cases.chat.citations import TABLE_TITLE
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.prompts import reads_as_not_found
-from use_cases.chat.withholding import WITHHELD_ANSWER, StoredAnswers
-from use_cases.confidence.domain import RESPONSE_KINDS, LoggedResponse, ResponseKind
+from use_cases.chat.withholding import WITHHELD_ANSWER, StoredAnswers, Withholding
+from use_cases.confidence.domain import (
+    RESPONSE_KINDS,
+    LoggedResponse,
+    LoggedSources,
+    ResponseKind,
+)
 from use_cases.confidence.estimator import DEFAULT_PHRASES, estimate_confidence
 from use_cases.confidence.ports import CalibrationStore, ResponseLog
 from use_cases.shared.clock import Clock, utc
@@ -170,6 +181,7 @@ class RecordResponse:
                 phrase_version=assessment.phrase_version,
                 chat_id=record.chat_id,
                 message_id=record.message_id,
+                sources=logged_sources(record.cited),
             )
         )
         return RecordedResponse(
@@ -182,6 +194,26 @@ class RecordResponse:
 
     async def execute(self, record: ResponseRecord) -> RecordedResponse:
         return await asyncio.to_thread(self.record, record)
+
+
+def logged_sources(cited: Sequence[Any]) -> LoggedSources:
+    """The documents (by id) and tables (by name, lower case) an answer's cited items name:
+    `Citation`s, `Source`s or source dicts, as `ResponseRecord.cited` holds them."""
+    documents: set[int] = set()
+    tables: set[str] = set()
+    for item in cited:
+        kind, title = _field(item, "kind"), _field(item, "title")
+        document_id = _field(item, "document_id")
+        if kind == "document" and isinstance(document_id, int):
+            documents.add(document_id)
+        elif kind == "table" and isinstance(title, str) and title.startswith(TABLE_TITLE):
+            named = title.removeprefix(TABLE_TITLE).split(",")
+            tables.update(n.strip().lower() for n in named if n.strip())
+    return LoggedSources(tuple(sorted(documents)), tuple(sorted(tables)))
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
 
 
 def _validate(record: ResponseRecord) -> None:
@@ -307,20 +339,40 @@ class ListRecentResponses:
             raise InvalidRequest(f"limit must be between 1 and {MAX_RECENT}.")
         recent = self._log.recent(limit=limit, user_id=None if caller.is_admin else caller.user_id)
         shown = self._answers.of(caller)
-        if self._history is None or not shown.restricted or not recent:
+        if not shown.restricted or not recent:
             return recent
-        cited = self._history.cited_answers(caller.user_id)
-        withheld = shown.withheld(cited)
-        # An answer answered again is logged under an id no message has now: in a chat with
-        # a withheld answer or version, such an entry is withheld too.
-        stored = {a.message_id for a in cited if not a.earlier}
-        risky = {a.chat_id for a in cited if a.message_id in withheld}
+        unrecorded = self._unrecorded_withheld(caller, shown, recent)
         return [
             replace(r, response_text=WITHHELD_ANSWER)
-            if r.message_id in withheld or (r.chat_id in risky and r.message_id not in stored)
+            if r.response_id in unrecorded
+            or (r.sources is not None and shown.hides(r.sources.documents, r.sources.tables))
             else r
             for r in recent
         ]
+
+    def _unrecorded_withheld(
+        self, caller: Caller, shown: Withholding, recent: Sequence[LoggedResponse]
+    ) -> set[str]:
+        """The entries logged before the log recorded sources that are withheld: one of a
+        chat is checked through the chat's stored answers; one kept in no chat (an advice, the
+        OpenAI-compatible API, MCP `ask`, `keep: false`) cannot be checked, and is withheld
+        when a search ran for it (it may quote any document the search read)."""
+        old = [r for r in recent if r.sources is None]
+        withheld = {r.response_id for r in old if r.chat_id is None and r.search_ran}
+        if self._history is None or not any(r.chat_id is not None for r in old):
+            return withheld
+        cited = self._history.cited_answers(caller.user_id)
+        answers = shown.withheld(cited)
+        # An answer answered again is logged under an id no message has now: in a chat with
+        # a withheld answer or version, such an entry is withheld too.
+        stored = {a.message_id for a in cited if not a.earlier}
+        risky = {a.chat_id for a in cited if a.message_id in answers}
+        return withheld | {
+            r.response_id
+            for r in old
+            if r.chat_id is not None
+            and (r.message_id in answers or (r.chat_id in risky and r.message_id not in stored))
+        }
 
     async def execute(self, caller: Caller, limit: int = 20) -> builtins.list[LoggedResponse]:
         return await asyncio.to_thread(self.list, caller, limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,34 @@ class Feedback:
     outcome: bool
     notes: str | None
     at: datetime
+
+
+@dataclass(frozen=True)
+class LoggedSources:
+    """What a logged answer cited, as deciding whether its reader may still be shown it
+    reads it (`use_cases/chat/withholding.py`): documents by id, tables by name (lower case)."""
+
+    documents: tuple[int, ...] = ()
+    tables: tuple[str, ...] = ()
+
+
+def sources_json(sources: LoggedSources | None) -> str | None:
+    """`sources` as the stores keep them (JSON text; NULL for None): the response log's
+    `cited_sources`, a project draft version's `drafted_from`."""
+    if sources is None:
+        return None
+    return json.dumps({"documents": list(sources.documents), "tables": list(sources.tables)})
+
+
+def stored_sources(text: str | None) -> LoggedSources | None:
+    """`sources_json`'s text read back (None: stored before sources were recorded)."""
+    if text is None:
+        return None
+    data = json.loads(text)
+    return LoggedSources(
+        tuple(int(i) for i in data.get("documents", ())),
+        tuple(str(t) for t in data.get("tables", ())),
+    )
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,8 @@ class LoggedResponse:
     chat_id: str | None = None
     message_id: str | None = None
     feedback: Feedback | None = None
+    sources: LoggedSources | None = None
+    """What it cited; None for an entry logged before the log recorded sources."""
 
 
 @dataclass(frozen=True)

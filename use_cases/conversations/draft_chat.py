@@ -13,6 +13,9 @@ Rules:
   (`UpdateDraftByTurn`: each change the model applies is a new version), `project_updated`
   when it changed the draft, `content` with the model's reply, and `done` with the stored
   exchange. The user's message and the reply are stored together, once the reply exists.
+- What a turn shows (its reply, the version it changed) is withheld while that version is,
+  and the stored replies while any version of the draft is (`drafts.py`); what a turn
+  stores is as it ran.
 - A failure after the stream began is an `error` event (the domain error's detail) and ends
   it; nothing of the turn is stored (a version already added by the drafting step stays:
   it is a version like any other).
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from use_cases.chat.manage_chats import chat_not_found
@@ -40,12 +43,14 @@ from use_cases.conversations.draft_domain import (
 )
 from use_cases.conversations.draft_ports import DraftChatStore, ProjectDraftStore, ProjectTracker
 from use_cases.conversations.drafts import (
+    WITHHELD_DRAFT_REPLY,
     DraftProject,
     DraftRequest,
     DraftTurnRequest,
     ManageDraftVersions,
     UpdateDraftByTurn,
     locked,
+    withheld_turn,
 )
 from use_cases.shared.clock import Clock, utc
 from use_cases.shared.errors import AlmanacError, InvalidRequest, NotConfigured, NotFound
@@ -107,8 +112,15 @@ class DraftChat:
         return await asyncio.to_thread(run)
 
     async def messages(self, user_id: str, chat_id: str) -> list[DraftChatMessage]:
+        """The stored messages, the replies withheld while the draft is (`drafts.py`)."""
         await _owned(self._history, user_id, chat_id)
-        return await asyncio.to_thread(self._chats.list_messages, chat_id)
+        messages = await asyncio.to_thread(self._chats.list_messages, chat_id)
+        if not await self._updating.withheld(user_id, chat_id):
+            return messages
+        return [
+            replace(m, content=WITHHELD_DRAFT_REPLY) if m.role == "assistant" else m
+            for m in messages
+        ]
 
     async def stream(self, request: DraftTurnRequest) -> AsyncGenerator[DraftChatEvent, None]:
         text = request.message.strip()
@@ -130,15 +142,19 @@ class DraftChat:
 
     async def _turn(self, request: DraftTurnRequest, text: str) -> AsyncIterator[DraftChatEvent]:
         user, chat_id = request.user_id, request.chat_id
+        # What the turn stores is as it ran; what it shows, as the reader may see the draft
+        # (a draft made now reads only what they may read; the version changed, its sources).
         if await asyncio.to_thread(self._drafts.get_draft, chat_id) is None:
             yield DraftChatEvent("status", status=DRAFTING)
             state = await self._drafting.execute(DraftRequest(user, chat_id, model=request.model))
             yield DraftChatEvent("project_updated", state=state)
         yield DraftChatEvent("status", status=GENERATING)
-        result = await self._updating.execute(DraftTurnRequest(user, chat_id, text, request.model))
+        result = await self._updating.run(DraftTurnRequest(user, chat_id, text, request.model))
+        withheld = bool(await self._updating.hidden(user, chat_id, [result.state.version]))
+        shown = withheld_turn(result) if withheld else result
         if result.versions:
-            yield DraftChatEvent("project_updated", state=result.state)
-        yield DraftChatEvent("content", content=result.reply)
+            yield DraftChatEvent("project_updated", state=shown.state)
+        yield DraftChatEvent("content", content=shown.reply)
         asked, answered = await asyncio.to_thread(
             self._chats.add_messages,
             chat_id,
@@ -147,8 +163,10 @@ class DraftChat:
                 NewDraftChatMessage("assistant", result.reply, user, result.model),
             ],
         )
+        if withheld:
+            answered = replace(answered, content=WITHHELD_DRAFT_REPLY)
         versions = [v.number for v in result.versions]
-        reply = DraftChatReply(asked, answered, result.model, versions, result.state)
+        reply = DraftChatReply(asked, answered, result.model, versions, shown.state)
         yield DraftChatEvent("done", reply=reply)
 
 

@@ -20,6 +20,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from use_cases.confidence.domain import LoggedSources
+
 MAX_TITLE_CHARS = 200
 MAX_DESCRIPTION_CHARS = 4000
 MAX_ITEM_CHARS = 500
@@ -135,6 +137,9 @@ class DraftVersion:
     created_by: str
     """The user whose request made it."""
     created_at: datetime
+    drafted_from: LoggedSources | None = None
+    """What the answers it was drafted from cited (an edit's or a turn's: its base version's),
+    for withholding; None for a version made before that was recorded."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ class NewDraftVersion:
     note: str
     created_by: str
     model: str | None = None
+    drafted_from: LoggedSources | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,16 @@ Rules:
 - An edit (`EditDraft`) replaces the fields it names, as a version by the user.
 - Activating (`ManageDraftVersions.activate`) moves the active pointer to an existing version
   and records the move; it copies nothing, so version numbers keep meaning one text.
+- A version is shown as its reader may see what it was made from: each records what the
+  answers it was drafted from cited (`drafted_from`: a drafting reads the conversation as
+  its reader is shown it, so a withheld answer's sources are not among them; an edit or a
+  turn keeps its base version's). While one of those documents or tables is one the reader
+  may no longer read, the version, its export and what an edit or a turn returns read
+  `WITHHELD_DRAFT`, and the draft chat's replies (which may quote any version)
+  `WITHHELD_DRAFT_REPLY`. A version made before this was recorded is withheld while the
+  conversation holds a withheld answer, as its summary is. Only the output is withheld: what
+  is stored, and what an edit or a turn builds on, is never changed; granted again, the
+  draft reads as it did. Admins see everything.
 - Every write is bounded: at most `max_versions` versions per draft (`Conflict` past it).
 - A locked conversation (its project was created, `TrackedProject`) keeps its draft as it
   is: adding a version or activating one is `ConversationLocked` (409).
@@ -42,6 +52,7 @@ from use_cases.chat.domain import Chat, Message
 from use_cases.chat.manage_chats import MAX_PAGE, chat_not_found
 from use_cases.chat.ports import HistoryStore
 from use_cases.chat.recent import PAGE, first_messages, latest_messages
+from use_cases.chat.responses import logged_sources
 from use_cases.chat.turn_runner import to_domain_error
 from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.draft_agent import (
@@ -71,6 +82,18 @@ from use_cases.shared.errors import (
 )
 
 ExportFormat = Literal["markdown", "json"]
+
+#: What a draft (each of its versions) reads while an answer of its conversation is withheld.
+WITHHELD_DRAFT = (
+    "This draft is withheld: an answer of its conversation cited a source that is no longer "
+    "available to you."
+)
+
+#: What a reply of the draft chat reads while its draft is withheld (it may quote the draft).
+WITHHELD_DRAFT_REPLY = (
+    "This reply is withheld: an answer of this conversation cited a source that is no longer "
+    "available to you."
+)
 
 
 #: Characters of the conversation (its title and first message) a memory recall searches by.
@@ -105,12 +128,54 @@ class _DraftAccess:
         settings: DraftSettings = DraftSettings(),
         *,
         locks: DraftChatStore | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
         self._history = history
         self._drafts = drafts
         self._settings = settings
         self._locks = locks
         """Where a conversation's project (its lock) is found; None: never locked."""
+        self._answers = answers or StoredAnswers()
+
+    async def hidden(
+        self,
+        user_id: str,
+        chat_id: str,
+        versions: Sequence[DraftVersion],
+        reader: Caller | None = None,
+    ) -> set[int]:
+        """The numbers of `versions` (of the draft of `chat_id`, owned by `user_id`) withheld
+        from their reader: a version cites what its answers cited (`drafted_from`); one made
+        before that was recorded is withheld while the conversation holds a withheld answer
+        (module rules)."""
+        shown = await self._answers.for_reader(user_id, reader)
+        if not shown.restricted or not versions:
+            return set()
+        conversation = False
+        if any(v.drafted_from is None for v in versions):
+            cited = await asyncio.to_thread(self._history.cited_answers, user_id, chat_id)
+            conversation = bool(await asyncio.to_thread(shown.withheld, cited))
+
+        def hides(version: DraftVersion) -> bool:
+            read = version.drafted_from
+            return conversation if read is None else shown.hides(read.documents, read.tables)
+
+        return await asyncio.to_thread(lambda: {v.number for v in versions if hides(v)})
+
+    async def withheld(self, user_id: str, chat_id: str, reader: Caller | None = None) -> bool:
+        """Whether the draft chat's replies are withheld: a version of the draft is (a reply
+        may quote whichever version was active when it was made)."""
+        versions = await asyncio.to_thread(
+            self._drafts.list_versions, chat_id, limit=self._settings.max_versions
+        )
+        return bool(await self.hidden(user_id, chat_id, versions, reader))
+
+    async def _shown(
+        self, user_id: str, chat_id: str, state: DraftState, reader: Caller | None = None
+    ) -> DraftState:
+        """`state` as its reader may see it (its version withheld or not)."""
+        hidden = await self.hidden(user_id, chat_id, [state.version], reader)
+        return withheld_state(state) if hidden else state
 
     async def _check_unlocked(self, chat_id: str) -> None:
         locks = self._locks
@@ -184,10 +249,9 @@ class DraftProject(_DraftAccess):
         memories: RecallMemories | None = None,
         answers: StoredAnswers | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings, locks=locks)
+        super().__init__(history, drafts, settings, locks=locks, answers=answers)
         self._models, self._agent, self._limits = models, agent, limits
         self._memories = memories
-        self._answers = answers or StoredAnswers()
 
     async def execute(self, request: DraftRequest) -> DraftState:
         _check_note(request.note)
@@ -222,6 +286,8 @@ class DraftProject(_DraftAccess):
             request.note or "Drafted from the conversation.",
             request.user_id,
             resolved.identifier,
+            # What the answers it read cited (a withheld one's sources are no longer named).
+            drafted_from=logged_sources([s for m in used for s in m.sources]),
         )
         # A draft from the conversation replaces whatever is active, whatever that is now.
         return (await self._add(chat.id, [version], draft, check_active=False))[1]
@@ -267,11 +333,21 @@ class UpdateDraftByTurn(_DraftAccess):
         settings: DraftSettings,
         *,
         locks: DraftChatStore | None = None,
+        answers: StoredAnswers | None = None,
     ) -> None:
-        super().__init__(history, drafts, settings, locks=locks)
+        super().__init__(history, drafts, settings, locks=locks, answers=answers)
         self._models, self._agent, self._limits = models, agent, limits
 
     async def execute(self, request: DraftTurnRequest) -> DraftTurnResult:
+        """`run`, its reply and draft shown as the reader may see them (module rules)."""
+        result = await self.run(request)
+        # The turn read the version it changed, which its versions take their sources from.
+        if not await self.hidden(request.user_id, request.chat_id, [result.state.version]):
+            return result
+        return withheld_turn(result)
+
+    async def run(self, request: DraftTurnRequest) -> DraftTurnResult:
+        """The turn as it ran: what the draft chat stores (never withheld)."""
         text = request.message.strip()
         if not text:
             raise InvalidRequest("message must not be blank.")
@@ -298,7 +374,12 @@ class UpdateDraftByTurn(_DraftAccess):
             raise to_domain_error(exc) from exc
         versions = [
             NewDraftVersion(
-                content, "model", _note(patch_summary(patch)), request.user_id, resolved.identifier
+                content,
+                "model",
+                _note(patch_summary(patch)),
+                request.user_id,
+                resolved.identifier,
+                drafted_from=state.version.drafted_from,  # it builds on the version read
             )
             for patch, content in deps.applied
         ]
@@ -336,9 +417,14 @@ class EditDraft(_DraftAccess):
             raise InvalidRequest(f"The edited draft is not valid: {exc}") from exc
         names = ", ".join(sorted(request.changes))
         version = NewDraftVersion(
-            content, "user", request.note or f"Edited {names}.", request.user_id
+            content,
+            "user",
+            request.note or f"Edited {names}.",
+            request.user_id,
+            drafted_from=state.version.drafted_from,  # it keeps what it did not change
         )
-        return (await self._add(chat.id, [version], state.draft))[1]
+        after = (await self._add(chat.id, [version], state.draft))[1]
+        return await self._shown(request.user_id, chat.id, after)
 
 
 @dataclass(frozen=True)
@@ -358,14 +444,21 @@ class DraftExport:
 
 
 class ManageDraftVersions(_DraftAccess):
-    """Read the draft and its versions, activate one, export one."""
+    """Read the draft and its versions, activate one, export one; each as its reader may
+    see it (`reader`: who reads, None: the chat's owner; module rules)."""
 
-    async def active(self, user_id: str, chat_id: str) -> DraftState:
+    async def active(self, user_id: str, chat_id: str, reader: Caller | None = None) -> DraftState:
         await self._owned(user_id, chat_id)
-        return await self._state(chat_id)
+        return await self._shown(user_id, chat_id, await self._state(chat_id), reader)
 
     async def versions(
-        self, user_id: str, chat_id: str, *, limit: int = 50, offset: int = 0
+        self,
+        user_id: str,
+        chat_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        reader: Caller | None = None,
     ) -> VersionPage:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidRequest(f"limit must be between 1 and {MAX_PAGE}.")
@@ -376,31 +469,43 @@ class ManageDraftVersions(_DraftAccess):
         page = await asyncio.to_thread(
             self._drafts.list_versions, chat_id, limit=limit, offset=offset
         )
+        hidden = await self.hidden(user_id, chat_id, page, reader)
+        page = [withheld_version(v) if v.number in hidden else v for v in page]
         moves = await asyncio.to_thread(self._drafts.list_activations, chat_id)
         return VersionPage(page, state.draft.latest_version, state.draft.active_version, moves)
 
-    async def version(self, user_id: str, chat_id: str, number: int) -> DraftVersion:
+    async def version(
+        self, user_id: str, chat_id: str, number: int, reader: Caller | None = None
+    ) -> DraftVersion:
         await self._owned(user_id, chat_id)
         found = await asyncio.to_thread(self._drafts.get_version, chat_id, number)
         if found is None:
             await self._state(chat_id)  # no draft at all says so
             raise NotFound(f"The project draft of chat {chat_id} has no version {number}.")
-        return found
+        hidden = await self.hidden(user_id, chat_id, [found], reader)
+        return withheld_version(found) if hidden else found
 
-    async def activate(self, user_id: str, chat_id: str, number: int) -> DraftState:
+    async def activate(
+        self, user_id: str, chat_id: str, number: int, reader: Caller | None = None
+    ) -> DraftState:
         await self._owned(user_id, chat_id)
         await self._state(chat_id)
         await self._check_unlocked(chat_id)
         await asyncio.to_thread(self._drafts.activate, chat_id, number, user_id)
-        return await self._state(chat_id)
+        return await self._shown(user_id, chat_id, await self._state(chat_id), reader)
 
     async def export(
-        self, user_id: str, chat_id: str, fmt: ExportFormat, number: int | None = None
+        self,
+        user_id: str,
+        chat_id: str,
+        fmt: ExportFormat,
+        number: int | None = None,
+        reader: Caller | None = None,
     ) -> DraftExport:
         version = (
-            (await self.active(user_id, chat_id)).version
+            (await self.active(user_id, chat_id, reader)).version
             if number is None
-            else await self.version(user_id, chat_id, number)
+            else await self.version(user_id, chat_id, number, reader)
         )
         stem = f"project-draft-{chat_id[:12]}-v{version.number}"
         if fmt == "markdown":
@@ -447,6 +552,27 @@ def with_known_sources(content: ProjectDraftContent, message_ids: set[str]) -> P
     """`content` without the sources naming a message the conversation does not hold."""
     sources = [s for s in content.sources if s.message_id is None or s.message_id in message_ids]
     return content.model_copy(update={"sources": sources})
+
+
+def withheld_version(version: DraftVersion) -> DraftVersion:
+    """`version` with nothing of its text: the withheld notice in its place (its number,
+    author and times stay, so the list of versions reads as it did)."""
+    content = ProjectDraftContent(title="Withheld", description=WITHHELD_DRAFT)
+    return replace(version, content=content, note=WITHHELD_DRAFT)
+
+
+def withheld_state(state: DraftState) -> DraftState:
+    return DraftState(state.draft, withheld_version(state.version))
+
+
+def withheld_turn(result: DraftTurnResult) -> DraftTurnResult:
+    """A turn's reply, the versions it added and the draft after, withheld."""
+    return DraftTurnResult(
+        WITHHELD_DRAFT_REPLY,
+        result.model,
+        [withheld_version(v) for v in result.versions],
+        withheld_state(result.state),
+    )
 
 
 def _note(text: str) -> str:

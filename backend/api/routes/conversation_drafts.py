@@ -84,10 +84,10 @@ async def draft_project(
     summary="The conversation's project draft: its active version",
 )
 async def project_draft(
-    chat_id: str, container: ContainerDep, user: ActingUserDep
+    chat_id: str, container: ContainerDep, user: ActingUserDep, caller: CallerDep
 ) -> ProjectDraftOut:
     return ProjectDraftOut.of(
-        await container.conversation_drafts.draft_versions.active(user, chat_id)
+        await container.conversation_drafts.draft_versions.active(user, chat_id, caller)
     )
 
 
@@ -132,11 +132,12 @@ async def draft_versions(
     chat_id: str,
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> DraftVersionPageOut:
     page = await container.conversation_drafts.draft_versions.versions(
-        user, chat_id, limit=limit, offset=offset
+        user, chat_id, limit=limit, offset=offset, reader=caller
     )
     return DraftVersionPageOut.of(chat_id, page)
 
@@ -148,10 +149,14 @@ async def draft_versions(
     summary="One version of the draft",
 )
 async def draft_version(
-    chat_id: str, number: VersionNumber, container: ContainerDep, user: ActingUserDep
+    chat_id: str,
+    number: VersionNumber,
+    container: ContainerDep,
+    user: ActingUserDep,
+    caller: CallerDep,
 ) -> DraftVersionOut:
     return DraftVersionOut.of(
-        await container.conversation_drafts.draft_versions.version(user, chat_id, number)
+        await container.conversation_drafts.draft_versions.version(user, chat_id, number, caller)
     )
 
 
@@ -184,6 +189,7 @@ async def export_project_draft(
     chat_id: str,
     container: ContainerDep,
     user: ActingUserDep,
+    caller: CallerDep,
     format: Annotated[
         Literal["markdown", "json"], Query(description="markdown (default) or json.")
     ] = "markdown",
@@ -193,7 +199,7 @@ async def export_project_draft(
     ] = None,
 ) -> Response:
     exported = await container.conversation_drafts.draft_versions.export(
-        user, chat_id, format, version
+        user, chat_id, format, version, caller
     )
     return Response(
         exported.text,
