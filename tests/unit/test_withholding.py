@@ -127,8 +127,14 @@ def test_a_kept_advice_citing_a_revoked_document_or_table_is_withheld_whole() ->
 class Scopes:
     """Resolves each caller's scope: admins every collection, users `READER`."""
 
+    def __init__(self, collections: tuple[int, ...] = (HR, 7)) -> None:
+        self._collections = collections
+
     def run(self, caller: Caller, filters: object = None) -> ReadScope:
         return EVERYTHING if caller.is_admin else READER
+
+    def names(self) -> dict[int, str]:
+        return {id_: f"c{id_}" for id_ in self._collections}
 
 
 def logged(n: int, sources: LoggedSources | None, *, search_ran: bool = True) -> LoggedResponse:
@@ -161,6 +167,15 @@ def test_logged_entries_are_withheld_by_their_own_sources_and_old_ones_conservat
     assert shown["readable"] == "answer 3" and shown["old, no search"] == "answer 6"
     admin = listing.list(Caller("root", "admin", None))
     assert all(r.response_text != WITHHELD_ANSWER for r in admin)
+    # a reader of every collection there is cannot have lost one: an old entry is shown
+    every: Any = Scopes(collections=(7,))
+    listing = ListRecentResponses(log, None, StoredAnswers(documents, every, tables))
+    shown = {ids[r.response_id]: r.response_text for r in listing.list(Caller("ana", "user", None))}
+    assert shown["old, searched"] == "answer 5"
+    assert {label for label, text in shown.items() if text == WITHHELD_ANSWER} == {
+        "hr document",
+        "hr table",
+    }
 
 
 def test_a_logged_answer_records_the_documents_and_tables_it_cited() -> None:

@@ -356,9 +356,15 @@ class ListRecentResponses:
         """The entries logged before the log recorded sources that are withheld: one of a
         chat is checked through the chat's stored answers; one kept in no chat (an advice, the
         OpenAI-compatible API, MCP `ask`, `keep: false`) cannot be checked, and is withheld
-        when a search ran for it (it may quote any document the search read)."""
+        when a search ran for it (it may quote any document the search read) and a collection
+        exists that the reader may not read."""
         old = [r for r in recent if r.sources is None]
-        withheld = {r.response_id for r in old if r.chat_id is None and r.search_ran}
+        unchecked = [r for r in old if r.chat_id is None and r.search_ran]
+        withheld = (
+            {r.response_id for r in unchecked}
+            if unchecked and self._answers.misses_a_collection(caller)
+            else set()
+        )
         if self._history is None or not any(r.chat_id is not None for r in old):
             return withheld
         cited = self._history.cited_answers(caller.user_id)

@@ -227,6 +227,15 @@ class StoredAnswers:
         scope = EVERYTHING if self._readers is None else self._readers.run(reader)
         return Withholding(self._documents, scope, self._tables)
 
+    def misses_a_collection(self, reader: Caller) -> bool:
+        """Whether a collection exists that `reader` may not read (blocking): nothing can
+        have been revoked from a reader of every collection, so what cannot be checked is
+        shown to them (a deployment without collections withholds nothing)."""
+        if self._readers is None:
+            return False
+        readable = self._readers.run(reader).collections
+        return readable is not None and not set(self._readers.names()) <= readable
+
 
 def _withheld(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
     """The turn's tool calls, the searches' and the table lookups' results withheld (one of
