@@ -1,11 +1,18 @@
 """A scan's headings as a reader sees them: the title of its first page is the document's
-title, not the root of every section, and a heading printed over two lines is one heading.
+title, not the root of every section, a heading printed over two lines is one heading, and
+a section number is written as the document's others are.
 OCR gives these lines as a text PDF's are given (`pdf_text.Line`, sizes in points, y up);
 the whole loader is tested on real scans in tests/integration/test_ocr.py."""
 
 from __future__ import annotations
 
-from services.knowledge.loaders.pdf_text import Line, PageText, joined_headings, title_apart
+from services.knowledge.loaders.pdf_text import (
+    Line,
+    PageText,
+    joined_headings,
+    scan_headings,
+    title_apart,
+)
 
 BODY = 10.0
 
@@ -92,3 +99,17 @@ def test_no_title_where_a_later_page_has_a_heading_as_large() -> None:
 def test_no_title_where_the_document_has_no_other_heading() -> None:
     assert title_apart([[(0, "Memo")], []]) == (None, [[(0, "Memo")], []])
     assert title_apart([]) == (None, [])
+
+
+def test_a_section_number_is_written_as_most_of_the_document_s_are() -> None:
+    found = [
+        [(0, "1 Introduction"), (1, "1.1 Scope"), (1, "1.2 Overview")],
+        [(1, "1.3. Further information"), (1, "1.4 Policy"), (1, "A.1. Tables")],
+    ]
+    assert scan_headings(found)[1] == [
+        (1, "1.3 Further information"),
+        (1, "1.4 Policy"),
+        (1, "A.1 Tables"),
+    ]
+    dotted = [[(0, "1.1. Scope"), (0, "1.2. Overview"), (0, "1.3 Further information")]]
+    assert scan_headings(dotted) == dotted  # most numbers have their dot: left as read

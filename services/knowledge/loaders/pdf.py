@@ -40,6 +40,7 @@ from services.knowledge.loaders.pdf_text import (
     joined_headings,
     page_text,
     read_page,
+    scan_headings,
     steady_sizes,
     title_apart,
     without_running_lines,
@@ -89,7 +90,8 @@ class PdfLoader:
       loaders/ocr.py); its lines then go through the same steps as a text page's, but
       that a heading OCR reads over two lines is one (`pdf_text.joined_headings`) and,
       in a scan without bookmarks, the first page's largest type is the document's
-      title, not the root of every section's path (`pdf_text.title_apart`). The
+      title, not the root of every section's path (`pdf_text.title_apart`), and its
+      section numbers are written as most of its others are (`pdf_text.scan_headings`). The
       document is marked `extraction: ocr` in its metadata, with `ocr_pages`. More such
       pages than `OcrOptions.max_pages` is `InputTooCostly` (413). Without Tesseract, a PDF with
       no text on any page is `UnsupportedDocument` (415) naming the package; one with text
@@ -151,7 +153,7 @@ class PdfLoader:
         pages = joined_headings(pages, scans, body)
         outline = _outline_pages(reader, page_count)
         found = headings(pages, body) if not outline else []
-        title, found = title_apart(found) if scans else (None, found)
+        title, found = title_apart(scan_headings(found)) if scans else (None, found)
         outline = outline or _heading_pages(found, page_count)
         parts = [None if page is None else page_text(page, body) for page in pages]
         texts = _without_margin_notes(

@@ -480,3 +480,24 @@ def title_apart(
         [(max(level - 1, 0), text) for level, text in page if index or level != 0]
         for index, page in enumerate(found)
     ]
+
+
+#: A section number and what follows it ("1.3. Further information": "1.3", ".", the rest).
+_SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)+)(\.?)(\s.*)$")
+
+
+def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple[int, str]]]:
+    """A scan's headings (`headings`' levels and lines) with each section number written as
+    most of the document's are: OCR reads the gap after "1.3" as "1.3." at times, where the
+    other numbers have no dot. Why: the section's path would name it unlike its siblings
+    (and unlike the text PDF's bookmarks), so a search for "1.3 Further information" misses."""
+    numbers = [m for page in found for _, text in page if (m := _SECTION_NUMBER.match(text))]
+    dotted = sum(1 for m in numbers if m.group(2))
+    if 2 * dotted >= len(numbers):
+        return [list(page) for page in found]
+    return [[(level, _undotted(text)) for level, text in page] for page in found]
+
+
+def _undotted(text: str) -> str:
+    numbered = _SECTION_NUMBER.match(text)
+    return f"{numbered.group(1)}{numbered.group(3)}" if numbered else text
