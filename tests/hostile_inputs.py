@@ -185,7 +185,7 @@ def fan_out_pdf(
         else b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>"
     )
     objects += [page] * pages
-    return _pdf(objects)
+    return pdf_file(objects)
 
 
 _HELVETICA = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
@@ -206,7 +206,7 @@ def _pages_drawing(content: bytes, resources: bytes, pages: int, first: list[byt
     ]
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s /Contents %d 0 R >>"
     objects += [page % (resources, number)] * pages
-    return _pdf(objects)
+    return pdf_file(objects)
 
 
 def inline_image_pdf(pages: int = 40, pixels: int = 64 * MiB) -> bytes:
@@ -275,7 +275,7 @@ def metadata_bomb_pdf(inflated: int = 1024 * MiB) -> bytes:
         + xmp
         + b"\nendstream"
     )
-    return _pdf(
+    return pdf_file(
         [
             b"<< /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >>",
             b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
@@ -315,7 +315,7 @@ def font_stream_bomb_pdf(stream: str = "/ToUnicode", inflated: int = 300 * MiB) 
         b"/ItalicAngle 0 /Ascent 800 /Descent -200 /CapHeight 700 /StemV 80 %s 5 0 R >>"
         % stream.encode()
     )
-    return _pdf(
+    return pdf_file(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [4 0 R] /Count 1 >>",
@@ -355,10 +355,12 @@ def deep_pdf(depth: int = 5000) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + nested + b" >>",
     ]
-    return _pdf(objects)
+    return pdf_file(objects)
 
 
-def _pdf(objects: list[bytes]) -> bytes:
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF of `objects` (numbered from 1, the first the catalogue), its cross-reference
+    table and trailer written as a PDF writer would."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):

@@ -19,6 +19,7 @@ import pytest
 
 from services.knowledge.loaders.pdf_chars import LineFacts, line_facts
 from services.knowledge.loaders.pdf_text import _LINE, BOLD_WEIGHT, _bold_face
+from tests.hostile_inputs import pdf_file
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "services/knowledge/loaders/pdf_chars.py"
@@ -151,19 +152,7 @@ def _pdf(content: bytes, form: bytes, fonts: dict[str, str]) -> bytes:
         + b"\nendstream",
         *(entries.encode() for entries in font_dicts),
     ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects)
 
 
 DRAWN = _pdf(
