@@ -17,7 +17,11 @@ def test_only_measures_that_loader_on_every_structure(capsys: pytest.CaptureFixt
     assert [(row["loader"], row["structure"]) for row in rows] == [
         ("PDF", structure) for structure in bench_loaders.PDF
     ]
-    assert all(row["cpu_s"] >= 0 and row["bytes"] > 0 for row in rows)
+    # each row carries its figures (their values are the bench's to print, never asserted)
+    assert all(
+        isinstance(row["cpu_s"], float) and isinstance(row["cpu_s_per_mb"], float) for row in rows
+    )
+    assert all(row["bytes"] > 0 for row in rows)
 
 
 def test_repeats_loads_each_document_that_many_times(monkeypatch: pytest.MonkeyPatch) -> None:
