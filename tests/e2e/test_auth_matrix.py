@@ -529,10 +529,15 @@ async def _roots_job(container: Container) -> str:
 
 async def _anas_import_job(container: Container) -> str:
     """An import job of a one-conversation ChatGPT export, uploaded by the user `ana`."""
-    job = await container.conversation_import.from_file.execute(
-        "ana", "conversations.json", chatgpt_export(1)
-    )
-    return job.id
+    imports = container.conversation_import
+    job = await imports.from_file.execute("ana", "conversations.json", chatgpt_export(1))
+    # Each case makes one; a user may have two queued or running, so wait for this one to end
+    # (a slow machine otherwise refuses the third case's job as ServiceBusy).
+    for _ in range(600):
+        if (await imports.get_job.execute(CLI_ADMIN, job.id)).status in ("done", "failed"):
+            return job.id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"The import job {job.id} did not finish in 30 s.")
 
 
 def _new_prompt_version(container: Container) -> int:
