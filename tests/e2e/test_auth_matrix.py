@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -524,20 +524,25 @@ async def _roots_job(container: Container) -> str:
         root, UploadRequest(name, text.encode())
     )
     assert outcome.job is not None
-    return outcome.job.id
+    return await _finished(outcome.job.id, container.admin.get_job.execute)
 
 
 async def _anas_import_job(container: Container) -> str:
     """An import job of a one-conversation ChatGPT export, uploaded by the user `ana`."""
     imports = container.conversation_import
     job = await imports.from_file.execute("ana", "conversations.json", chatgpt_export(1))
-    # Each case makes one; a user may have two queued or running, so wait for this one to end
-    # (a slow machine otherwise refuses the third case's job as ServiceBusy).
-    for _ in range(600):
-        if (await imports.get_job.execute(CLI_ADMIN, job.id)).status in ("done", "failed"):
-            return job.id
+    return await _finished(job.id, imports.get_job.execute)
+
+
+async def _finished(job_id: str, get: Callable[[Caller, str], Awaitable[Any]]) -> str:
+    """`job_id` once its job has ended. Each case of a job route makes a job, and a user may
+    have only a few queued or running (`QueueLimits`): on a slow machine a later case's job
+    would otherwise be refused as busy."""
+    for _ in range(1200):
+        if (await get(CLI_ADMIN, job_id)).status in ("done", "failed"):
+            return job_id
         await asyncio.sleep(0.05)
-    raise AssertionError(f"The import job {job.id} did not finish in 30 s.")
+    raise AssertionError(f"The job {job_id} did not end within a minute.")
 
 
 def _new_prompt_version(container: Container) -> int:
