@@ -487,15 +487,41 @@ _SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)+)(\.?)(\s.*)$")
 
 
 def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple[int, str]]]:
-    """A scan's headings (`headings`' levels and lines) with each section number written as
-    most of the document's are: OCR reads the gap after "1.3" as "1.3." at times, where the
-    other numbers have no dot. Why: the section's path would name it unlike its siblings
-    (and unlike the text PDF's bookmarks), so a search for "1.3 Further information" misses."""
+    """A scan's headings (`headings`' levels and lines) without the rows of symbols
+    (`is_symbol_row`), and with each section number written as most of the
+    document's are: OCR reads the gap after "1.3" as "1.3." at times, where the other
+    numbers have no dot. Why: the section's path would name it unlike its siblings (and
+    unlike the text PDF's bookmarks), so a search for "1.3 Further information" misses."""
+    found = [[(level, text) for level, text in page if not is_symbol_row(text)] for page in found]
     numbers = [m for page in found for _, text in page if (m := _SECTION_NUMBER.match(text))]
     dotted = sum(1 for m in numbers if m.group(2))
     if 2 * dotted >= len(numbers):
         return [list(page) for page in found]
     return [[(level, _undotted(text)) for level, text in page] for page in found]
+
+
+#: Marks of code and markup that prose and headings seldom have.
+_CODE_MARKS = re.compile(r"[\\{}#%_~@^|<>=$]")
+#: A word of letters alone (two or more), punctuation around it aside.
+_PLAIN_WORD = re.compile(r"^[(\[\"'‘“]*[^\W\d_]{2,}[)\]\"'’”.,;:!?]*$")
+
+
+def is_symbol_row(text: str) -> bool:
+    """Whether a line OCR found set as large as a heading is a row of symbols: it has a
+    mark of code or markup (`_CODE_MARKS`: a backslash, a brace, "#", "%", ...), not one
+    word of plain letters, and letters make less than half of it ("E{~_}{{UP}{DOWN}}", a
+    formula, a row of a symbol table). Why: Tesseract estimates a line's type size from its
+    x-height, which braces and symbols mislead, so the line heads a section and takes the
+    place of the real heading before it. A heading with a mark among words ("C# and F#",
+    "Using <div>") stays one, and so does a line of code of mostly letters
+    ("\\IfBooleanTF{#1}%"): dropping those too made the scans' paths closer to the text
+    PDFs' but lost a refusal on the latex-guides dev split (docs/notes/benchmarks.md)."""
+    marks = "".join(text.split())
+    return (
+        bool(_CODE_MARKS.search(text))
+        and not any(_PLAIN_WORD.match(word) for word in text.split())
+        and 2 * sum(c.isalpha() for c in marks) < len(marks)
+    )
 
 
 def _undotted(text: str) -> str:
