@@ -141,3 +141,18 @@ def test_headings_with_a_mark_among_words_stay_headings() -> None:
         assert not is_symbol_row(heading), heading
     for row in ("E{~_}{{UP}{DOWN}}", "*O '@@®!1@", "{ } # % _"):
         assert is_symbol_row(row), row
+
+
+def test_a_heading_written_without_its_dot_still_splits_the_line_read_with_it() -> None:
+    from services.knowledge.loaders.pdf import split_at_titles
+
+    # the heading as `scan_headings` wrote it, the page's line as OCR read it
+    text = "1.2 Overview\nWhat it covers.\n1.3. Further information\nWhere to read more."
+    assert split_at_titles(text, (), [("1.2 Overview",), ("1.3 Further information",)]) == [
+        (("1.2 Overview",), "What it covers."),
+        (("1.3 Further information",), "Where to read more."),
+    ]
+    # another number is another heading
+    assert split_at_titles(
+        "1.4. Further information\nMore.", ("A",), [("1.3 Further information",)]
+    ) == [(("1.3 Further information",), "1.4. Further information\nMore.")]
