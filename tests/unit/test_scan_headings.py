@@ -156,3 +156,16 @@ def test_a_heading_written_without_its_dot_still_splits_the_line_read_with_it() 
     assert split_at_titles(
         "1.4. Further information\nMore.", ("A",), [("1.3 Further information",)]
     ) == [(("1.3 Further information",), "1.4. Further information\nMore.")]
+
+
+def test_a_sentence_ending_in_a_footnote_mark_heads_no_section_of_a_scan() -> None:
+    found = [
+        [(0, "Guide for authors"), (1, "All rights reserved.*"), (1, "Contents")],
+        [(1, "© Copyright 1995-2022, The Team.* All rights reserved.'"), (1, "Is it a class?")],
+    ]
+    assert scan_headings(found) == [
+        [(0, "Guide for authors"), (1, "Contents")],
+        [(1, "Is it a class?")],
+    ]
+    kept = [[(1, "Notes*"), (1, "2.7 'Embellishments'")]]  # no sentence's end before the mark
+    assert scan_headings(kept) == kept

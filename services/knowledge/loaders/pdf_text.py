@@ -488,11 +488,15 @@ _SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)+)(\.?)(\s.*)$")
 
 def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple[int, str]]]:
     """A scan's headings (`headings`' levels and lines) without the rows of symbols
-    (`is_symbol_row`), and with each section number written as most of the
-    document's are: OCR reads the gap after "1.3" as "1.3." at times, where the other
-    numbers have no dot. Why: the section's path would name it unlike its siblings (and
-    unlike the text PDF's bookmarks), so a search for "1.3 Further information" misses."""
-    found = [[(level, text) for level, text in page if not is_symbol_row(text)] for page in found]
+    (`is_symbol_row`) and the sentences ending in a footnote mark (`_marked`), and with
+    each section number written as most of the document's are: OCR reads the gap after
+    "1.3" as "1.3." at times, where the other numbers have no dot. Why: the section's path
+    would name it unlike its siblings (and unlike the text PDF's bookmarks), so a search
+    for "1.3 Further information" misses."""
+    found = [
+        [(level, text) for level, text in page if not is_symbol_row(text) and not _marked(text)]
+        for page in found
+    ]
     numbers = [m for page in found for _, text in page if (m := _SECTION_NUMBER.match(text))]
     dotted = sum(1 for m in numbers if m.group(2))
     if 2 * dotted >= len(numbers):
@@ -522,6 +526,18 @@ def is_symbol_row(text: str) -> bool:
         and not any(_PLAIN_WORD.match(word) for word in text.split())
         and 2 * sum(c.isalpha() for c in marks) < len(marks)
     )
+
+
+#: A sentence's end with a footnote mark or a closing quote after it ("reserved.*"), which
+#: OCR reads for the superscript mark of a title page's notice.
+_MARKED_END = re.compile(r"[.,;:][*†‡'’\"”]+$")
+
+
+def _marked(text: str) -> bool:
+    """Whether a line ends as a sentence does, behind a footnote mark ("All rights
+    reserved.*"): a sentence of a title page's notice, set large, is no heading, as a line
+    ending with the full stop itself is none (`_is_heading`)."""
+    return bool(_MARKED_END.search(text.rstrip()))
 
 
 def _undotted(text: str) -> str:
