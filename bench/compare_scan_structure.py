@@ -13,7 +13,8 @@ For each PDF:
 - "at page": the same of (path, page) pairs: a heading found on another page counts too;
 - "words": the text PDF's words (sections' texts joined, whitespace folded) that the scan's
   have in the same order (difflib's matching blocks over the two word lists), over the text
-  PDF's words.
+  PDF's words; "kept": the same matched words over the scan's, so that words the scan has
+  and the text PDF has not (marginal notes, symbols misread as letters) count.
 
 `--cache DIR` keeps each scanned page's OCR lines, keyed by the page's pixels, the OCR
 options and the source of the OCR modules, so a change to how lines become headings is
@@ -30,7 +31,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.bench_converted_corpora import convert
 from services.knowledge.loaders import pdf as pdf_loader
@@ -59,12 +60,15 @@ def words(document: ParsedDocument) -> list[str]:
     return folded(" ".join(s.text for s in document.sections)).split()
 
 
+def matched(scan: Sequence[str], text: Sequence[str]) -> int:
+    """How many of `text`'s words `scan` has in the same order."""
+    matcher = difflib.SequenceMatcher(None, scan, text, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks())
+
+
 def in_order(scan: Sequence[str], text: Sequence[str]) -> float:
     """The share of `text`'s words that `scan` has in the same order."""
-    if not text:
-        return 1.0
-    matcher = difflib.SequenceMatcher(None, scan, text, autojunk=False)
-    return sum(block.size for block in matcher.get_matching_blocks()) / len(text)
+    return matched(scan, text) / len(text) if text else 1.0
 
 
 def agreement(scan: set[tuple[str, ...]], text: set[tuple[str, ...]]) -> tuple[int, int]:
@@ -103,10 +107,13 @@ class CachedOcr:
         return [pickle.loads((self.folder / key).read_bytes()) for key in keys]
 
 
-def compare(
-    source: Path, scans: Path, loader: PdfLoader, show: bool
-) -> tuple[tuple[int, int], tuple[int, int], float, int]:
-    """Paths shared, (path, page) pairs shared, words in order and the text PDF's word count."""
+class Compared(NamedTuple):
+    paths: tuple[int, int]  # shared, either
+    at_page: tuple[int, int]
+    words: tuple[int, int, int]  # matched in order, the text PDF's, the scan's
+
+
+def compare(source: Path, scans: Path, loader: PdfLoader, show: bool) -> Compared:
     scan_file = scans / source.name
     if not scan_file.exists():
         convert(source, scans, "scan")
@@ -121,12 +128,20 @@ def compare(
                 else ("T" if path in text_paths else "S")
             )
             print(f"  {mark} {' > '.join(path)}")
-    text_words = words(text)
-    return (
+    text_words, scan_words = words(text), words(scan)
+    return Compared(
         agreement(paths(scan), paths(text)),
         agreement(paths_at_pages(scan), paths_at_pages(text)),
-        in_order(words(scan), text_words),
-        len(text_words),
+        (matched(scan_words, text_words), len(text_words), len(scan_words)),
+    )
+
+
+def row(label: str, found: Compared) -> str:
+    (shared, either), (at, at_either), (same, text, scan) = found
+    return (
+        f"{label:<16} {shared:>4}/{either:<4} {shared / max(either, 1):>4.0%}"
+        f" {at:>4}/{at_either:<4} {at / max(at_either, 1):>4.0%}"
+        f" {same / max(text, 1):>7.3f} {same / max(scan, 1):>7.3f}"
     )
 
 
@@ -142,24 +157,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="almanac-scans-") as tmp:
         scans = args.scans or Path(tmp)
         scans.mkdir(parents=True, exist_ok=True)
-        print(f"{'pdf':<16} {'paths':>14} {'at page':>14} {'words':>7}")
-        totals = [0, 0, 0, 0]
-        matched = counted = 0.0
+        print(f"{'pdf':<16} {'paths':>14} {'at page':>14} {'words':>7} {'kept':>7}")
+        total = Compared((0, 0), (0, 0), (0, 0, 0))
         for source in sorted(CORPUS.glob("*.pdf")):
-            show = source.stem in args.show
-            (shared, either), (at, at_either), ratio, count = compare(source, scans, loader, show)
-            totals = [a + b for a, b in zip(totals, (shared, either, at, at_either), strict=True)]
-            matched += ratio * count
-            counted += count
-            print(
-                f"{source.stem:<16} {shared:>4}/{either:<4} {shared / max(either, 1):>4.0%}"
-                f" {at:>4}/{at_either:<4} {at / max(at_either, 1):>4.0%} {ratio:>7.3f}"
+            found = compare(source, scans, loader, source.stem in args.show)
+            total = Compared(
+                (total.paths[0] + found.paths[0], total.paths[1] + found.paths[1]),
+                (total.at_page[0] + found.at_page[0], total.at_page[1] + found.at_page[1]),
+                (
+                    total.words[0] + found.words[0],
+                    total.words[1] + found.words[1],
+                    total.words[2] + found.words[2],
+                ),
             )
-        print(
-            f"{'all':<16} {totals[0]:>4}/{totals[1]:<4} {totals[0] / max(totals[1], 1):>4.0%}"
-            f" {totals[2]:>4}/{totals[3]:<4} {totals[2] / max(totals[3], 1):>4.0%}"
-            f" {matched / max(counted, 1):>7.3f}"
-        )
+            print(row(source.stem, found))
+        print(row("all", total))
 
 
 if __name__ == "__main__":

@@ -169,3 +169,17 @@ def test_a_sentence_ending_in_a_footnote_mark_heads_no_section_of_a_scan() -> No
     ]
     kept = [[(1, "Notes*"), (1, "2.7 'Embellishments'")]]  # no sentence's end before the mark
     assert scan_headings(kept) == kept
+
+
+def test_a_scan_s_short_lines_right_of_its_text_are_its_margin_pieces() -> None:
+    from services.knowledge.loaders.pdf_text import margin_pieces
+
+    lines = [
+        (72.0, "The following commands can be used when you want"),
+        (470.4, "New feature"),
+        (470.6, "1995/12/01"),
+        (470.0, "a line of more than three words"),
+        (470.0, "—"),
+        (300.0, "Short"),
+    ]
+    assert margin_pieces(lines, 595.0) == ((470, "New feature"), (471, "1995/12/01"))

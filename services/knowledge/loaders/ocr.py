@@ -65,6 +65,12 @@ class OcrLine:
     #: Tesseract's estimate of the line's type size, ascenders to descenders (hOCR's
     #: `x_size`; 0 where it gave none)
     size: float = 0.0
+    #: where the line starts, in pixels from the image's left edge (a marginal note's
+    #: column, `pdf_text.margin_pieces`)
+    left: int = 0
+    #: (left edge, text) of the pieces after a wide gap that the line was joined from
+    #: (`_rejoined`): a marginal note Tesseract read onto the line beside it is one
+    joined: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,8 @@ class _Piece:
     size: float = 0.0
     #: whether the piece goes on with the line of the piece before it, cut at a wide gap
     cut: bool = False
+    #: (left, text) of the pieces joined onto this one (`_rejoined`)
+    joined: tuple[tuple[int, str], ...] = ()
 
 
 def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
@@ -404,7 +412,9 @@ def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[Oc
         (int(w) + int(x) for w, x in zip(found["width"], found["left"], strict=True)), default=1
     )
     return [
-        OcrLine(piece.text, piece.top, piece.bottom, piece.block, piece.size)
+        OcrLine(
+            piece.text, piece.top, piece.bottom, piece.block, piece.size, piece.left, piece.joined
+        )
         for piece in _column_order(pieces, width)
     ]
 
@@ -495,6 +505,7 @@ def _rejoined(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
                 block=last.block,
                 size=last.size,
                 cut=last.cut,
+                joined=(*last.joined, (piece.left, piece.text)),
             )
         else:
             joined.append(piece)

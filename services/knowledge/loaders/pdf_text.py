@@ -158,13 +158,32 @@ def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int,
         if left < MARGIN_START * width:
             continue
         piece = " ".join(_clean(textpage.get_text_bounded(left, bottom, right, top)).split())
-        if (
-            sum(c.isalnum() for c in piece) >= 2
-            and len(piece.split()) <= MARGIN_NOTE_WORDS
-            and len(piece) <= MARGIN_NOTE_CHARS
-        ):
+        if _note_like(piece):
             pieces.append((round(left), piece))
     return pieces
+
+
+def _note_like(piece: str) -> bool:
+    """Whether a piece of text is as short as a marginal note (`MARGIN_NOTE_WORDS`,
+    `MARGIN_NOTE_CHARS`) and has two letters or digits."""
+    return (
+        sum(c.isalnum() for c in piece) >= 2
+        and len(piece.split()) <= MARGIN_NOTE_WORDS
+        and len(piece) <= MARGIN_NOTE_CHARS
+    )
+
+
+def margin_pieces(lines: Sequence[tuple[float, str]], width: float) -> tuple[tuple[int, str], ...]:
+    """`PageText.right` of a scanned page: its lines ((left edge in points, text), as OCR
+    read them) that start right of `MARGIN_START` and are as short as a note, as a text
+    page's are found. Why: OCR reads a marginal note as a block of its own ("New" above
+    "description"), set among the page's text; the PDF loader cuts a document's column of
+    notes out of its text (`pdf._without_margin_notes`) as it does a text PDF's."""
+    return tuple(
+        (round(left), text)
+        for left, text in lines
+        if left >= MARGIN_START * width and _note_like(" ".join(text.split()))
+    )
 
 
 #: Running headers and footers sit in this share of the page's height at its top or foot ...
