@@ -377,3 +377,23 @@ def test_a_scan_s_marginal_notes_stay_out_of_its_text() -> None:
     # notes on one page or two are not a column of notes: their text stays
     once = PdfLoader().load("guide.pdf", scanned_pdf(noted_page(body, {1: "New feature"})))
     assert "New feature" in " ".join(words(once.sections[0].text))
+
+
+@needs_tesseract
+def test_a_list_s_bullets_are_read_as_bullets() -> None:
+    """Tesseract's English model reads a bullet (a filled disc) as "e"; a line starting
+    with the letters "e" and "o" keeps them."""
+    items = ["Visitors park in bay seven", "Badges are handed out", "Bicycles are locked"]
+    image = Image.new("L", (1700, 1100), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    for row, item in enumerate(items):
+        top = 200 + 70 * row
+        draw.ellipse((100, top + 14, 118, top + 32), fill=0)
+        draw.text((150, top), item, fill=0, font=font)
+    draw.text((150, 200 + 70 * len(items)), "e and o start this line", fill=0, font=font)
+    [lines] = read_pages("list.png", [image], OcrOptions())
+    assert [line.text for line in lines] == [
+        *(f"• {item}" for item in items),
+        "e and o start this line",
+    ]
