@@ -346,3 +346,54 @@ def test_tesseract_s_hocr_is_read_into_words_with_their_line_s_type_size() -> No
         280,
         30,
     )
+
+
+def noted_page(lines: list[str], notes: dict[int, str]) -> Image.Image:
+    """A 200-dpi page of `lines`, with a marginal note beside some (`notes`: row -> note)
+    in a column of its own right of the text, as LaTeX's documentation prints them."""
+    image = Image.new("L", (1700, 2200), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    for row, line in enumerate(lines):
+        draw.text((100, 200 + 60 * row), line, fill=0, font=font)
+        if row in notes:
+            draw.text((1300, 200 + 60 * row), notes[row], fill=0, font=font)
+    return image
+
+
+@needs_tesseract
+def test_a_scan_s_marginal_notes_stay_out_of_its_text() -> None:
+    """A column of short notes right of the text ("New feature" beside a paragraph) is cut
+    out of a scan's text as it is out of a text PDF's: Tesseract reads such a note onto
+    the end of the line beside it, or as a block of its own."""
+    body = [*LEFT, *RIGHT]
+    data = scanned_pdf(
+        noted_page(body, {1: "New feature"}),
+        noted_page(body, {4: "New feature"}),
+        noted_page(body, {2: "New feature", 6: "New"}),
+    )
+    document = PdfLoader().load("guide.pdf", data)
+    assert [words(s.text) for s in document.sections] == [words(" ".join(body))] * 3
+    # notes on one page or two are not a column of notes: their text stays
+    once = PdfLoader().load("guide.pdf", scanned_pdf(noted_page(body, {1: "New feature"})))
+    assert "New feature" in " ".join(words(once.sections[0].text))
+
+
+@needs_tesseract
+def test_a_list_s_bullets_are_read_as_bullets() -> None:
+    """Tesseract's English model reads a bullet (a filled disc) as "e"; a line starting
+    with the letters "e" and "o" keeps them."""
+    items = ["Visitors park in bay seven", "Badges are handed out", "Bicycles are locked"]
+    image = Image.new("L", (1700, 1100), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=40)
+    for row, item in enumerate(items):
+        top = 200 + 70 * row
+        draw.ellipse((100, top + 14, 118, top + 32), fill=0)
+        draw.text((150, top), item, fill=0, font=font)
+    draw.text((150, 200 + 70 * len(items)), "e and o start this line", fill=0, font=font)
+    [lines] = read_pages("list.png", [image], OcrOptions())
+    assert [line.text for line in lines] == [
+        *(f"• {item}" for item in items),
+        "e and o start this line",
+    ]

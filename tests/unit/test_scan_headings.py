@@ -1,6 +1,7 @@
 """A scan's headings as a reader sees them: the title of its first page is the document's
 title, not the root of every section, a heading printed over two lines is one heading, and
-a section number is written as the document's others are.
+a section number is written as the document's others are, and a row of symbols set large
+heads no section.
 OCR gives these lines as a text PDF's are given (`pdf_text.Line`, sizes in points, y up);
 the whole loader is tested on real scans in tests/integration/test_ocr.py."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from services.knowledge.loaders.pdf_text import (
     Line,
     PageText,
+    is_symbol_row,
     joined_headings,
     scan_headings,
     title_apart,
@@ -113,3 +115,71 @@ def test_a_section_number_is_written_as_most_of_the_document_s_are() -> None:
     ]
     dotted = [[(0, "1.1. Scope"), (0, "1.2. Overview"), (0, "1.3 Further information")]]
     assert scan_headings(dotted) == dotted  # most numbers have their dot: left as read
+
+
+def test_a_row_of_symbols_heads_no_section_of_a_scan() -> None:
+    found = [
+        [(0, "2 Creating commands"), (1, "2.4 Environments"), (1, "E{~_}{{UP}{DOWN}}")],
+        [(1, ". _ sin(3.5) -3 _"), (1, "#1_{1}\\ldots#1_{#2}%"), (1, "2.5 Arguments")],
+    ]
+    assert scan_headings(found) == [
+        [(0, "2 Creating commands"), (1, "2.4 Environments")],
+        [(1, "2.5 Arguments")],
+    ]
+
+
+def test_headings_with_a_mark_among_words_stay_headings() -> None:
+    for heading in (
+        "C# and F#",
+        "Using <div> elements",
+        "fonttext.cfg",
+        "2.2 Using 'docstrip' and 'doc'",
+        "100% renewable",
+        "\\IfBooleanTF{#1}%",  # code of mostly letters: left as read (see is_symbol_row)
+        "\\fi",
+    ):
+        assert not is_symbol_row(heading), heading
+    for row in ("E{~_}{{UP}{DOWN}}", "*O '@@®!1@", "{ } # % _"):
+        assert is_symbol_row(row), row
+
+
+def test_a_heading_written_without_its_dot_still_splits_the_line_read_with_it() -> None:
+    from services.knowledge.loaders.pdf import split_at_titles
+
+    # the heading as `scan_headings` wrote it, the page's line as OCR read it
+    text = "1.2 Overview\nWhat it covers.\n1.3. Further information\nWhere to read more."
+    assert split_at_titles(text, (), [("1.2 Overview",), ("1.3 Further information",)]) == [
+        (("1.2 Overview",), "What it covers."),
+        (("1.3 Further information",), "Where to read more."),
+    ]
+    # another number is another heading
+    assert split_at_titles(
+        "1.4. Further information\nMore.", ("A",), [("1.3 Further information",)]
+    ) == [(("1.3 Further information",), "1.4. Further information\nMore.")]
+
+
+def test_a_sentence_ending_in_a_footnote_mark_heads_no_section_of_a_scan() -> None:
+    found = [
+        [(0, "Guide for authors"), (1, "All rights reserved.*"), (1, "Contents")],
+        [(1, "© Copyright 1995-2022, The Team.* All rights reserved.'"), (1, "Is it a class?")],
+    ]
+    assert scan_headings(found) == [
+        [(0, "Guide for authors"), (1, "Contents")],
+        [(1, "Is it a class?")],
+    ]
+    kept = [[(1, "Notes*"), (1, "2.7 'Embellishments'")]]  # no sentence's end before the mark
+    assert scan_headings(kept) == kept
+
+
+def test_a_scan_s_short_lines_right_of_its_text_are_its_margin_pieces() -> None:
+    from services.knowledge.loaders.pdf_text import margin_pieces
+
+    lines = [
+        (72.0, "The following commands can be used when you want"),
+        (470.4, "New feature"),
+        (470.6, "1995/12/01"),
+        (470.0, "a line of more than three words"),
+        (470.0, "—"),
+        (300.0, "Short"),
+    ]
+    assert margin_pieces(lines, 595.0) == ((470, "New feature"), (471, "1995/12/01"))

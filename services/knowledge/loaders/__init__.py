@@ -31,7 +31,7 @@ from use_cases.shared.errors import UnsupportedDocument
 #: them and leaves no stale chunks behind. What each version changed: docs/notes/history.md.
 #: `tests/unit/test_loaders_version.py` fails when the loaders' text of its reference
 #: documents changes and this number does not.
-LOADERS_VERSION = 16
+LOADERS_VERSION = 17
 
 #: The extensions of the built-in loaders (the file-types table of docs/guide.md lists them);
 #: a `FileLoader` reads these and those of the installed plugins (`FileLoader.extensions`).

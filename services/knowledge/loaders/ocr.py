@@ -14,6 +14,7 @@ Rules:
   dots, which the English model reads as letters, are read from the pixels
   (`with_leaders`), and the words before them, which it misreads beside the dots, are read
   again by themselves (`_reread_before_leaders`: one more short run on a page of contents).
+  A list's bullets, which it reads as "e", are read from the pixels too (`with_bullets`).
 - A line whose words Tesseract is less sure of than `min_confidence` on average (0-100) is
   left out: on a scan that is mostly noise, speckles and the edges of pictures.
 - Tesseract's English model reads type best at about 300 dpi (the x-height some 20-30
@@ -44,7 +45,7 @@ from itertools import pairwise
 from typing import Any
 
 from services.budgets import BUDGET
-from services.knowledge.loaders.ocr_words import dot_marks, dots_text, hocr_words
+from services.knowledge.loaders.ocr_words import INK, dot_marks, dots_text, hocr_words
 from services.parse_pool import allow_another_step
 from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
 
@@ -65,6 +66,12 @@ class OcrLine:
     #: Tesseract's estimate of the line's type size, ascenders to descenders (hOCR's
     #: `x_size`; 0 where it gave none)
     size: float = 0.0
+    #: where the line starts, in pixels from the image's left edge (a marginal note's
+    #: column, `pdf_text.margin_pieces`)
+    left: int = 0
+    #: (left edge, text) of the pieces after a wide gap that the line was joined from
+    #: (`_rejoined`): a marginal note Tesseract read onto the line beside it is one
+    joined: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,7 @@ def _read(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
     pixels = numpy.asarray(image.convert("L"))
     found = _words(name, image, options, "--psm 3")
     with_leaders(found, pixels)
+    with_bullets(found, pixels)
     _reread_before_leaders(name, found, pixels, options)
     return _lines(found, options.min_confidence)
 
@@ -218,6 +226,36 @@ def with_leaders(found: dict[str, list[Any]], pixels: Any) -> None:
                 for other in run[1:]:
                     found["text"][other] = ""
             run, centres = [], []
+
+
+#: A line's first word of one character whose ink fills this share of its box or more, the
+#: box about square (width over height within `BULLET_SHAPE`), is a bullet: a letter's ink
+#: fills half of its box or less ("e" about 0.4 at 300 dpi), a bullet's disc about 0.7.
+BULLET_FILL = 0.6
+BULLET_SHAPE = (0.75, 1.33)
+BULLET = "•"
+
+
+def with_bullets(found: dict[str, list[Any]], pixels: Any) -> None:
+    """Each line's first word that is one character of solid, square-boxed ink (a disc)
+    rewritten in place as a bullet ("•"). Why: Tesseract's English model reads a list's
+    bullet as "e", sure of it, and each item then starts with a word it does not have."""
+    lines: dict[tuple[int, int, int], list[int]] = {}
+    for index, text in enumerate(found["text"]):
+        if str(text).strip():
+            key = (found["block_num"][index], found["par_num"][index], found["line_num"][index])
+            lines.setdefault(key, []).append(index)
+    for words in lines.values():
+        first = min(words, key=lambda i: found["left"][i])
+        if len(str(found["text"][first]).strip()) != 1:
+            continue
+        left, top, right, bottom = _box(found, first)
+        width, height = right - left, bottom - top
+        if width <= 0 or height <= 0 or not BULLET_SHAPE[0] <= width / height <= BULLET_SHAPE[1]:
+            continue
+        ink = pixels[max(0, top) : bottom, max(0, left) : right] < INK
+        if ink.size and float(ink.mean()) >= BULLET_FILL:
+            found["text"][first] = BULLET
 
 
 #: A line's words before its leader dots are read again by themselves where Tesseract was
@@ -385,6 +423,8 @@ class _Piece:
     size: float = 0.0
     #: whether the piece goes on with the line of the piece before it, cut at a wide gap
     cut: bool = False
+    #: (left, text) of the pieces joined onto this one (`_rejoined`)
+    joined: tuple[tuple[int, str], ...] = ()
 
 
 def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[OcrLine]:
@@ -404,7 +444,9 @@ def _lines(found: Mapping[str, Sequence[Any]], min_confidence: float) -> list[Oc
         (int(w) + int(x) for w, x in zip(found["width"], found["left"], strict=True)), default=1
     )
     return [
-        OcrLine(piece.text, piece.top, piece.bottom, piece.block, piece.size)
+        OcrLine(
+            piece.text, piece.top, piece.bottom, piece.block, piece.size, piece.left, piece.joined
+        )
         for piece in _column_order(pieces, width)
     ]
 
@@ -495,6 +537,7 @@ def _rejoined(pieces: list[_Piece], gutters: list[float]) -> list[_Piece]:
                 block=last.block,
                 size=last.size,
                 cut=last.cut,
+                joined=(*last.joined, (piece.left, piece.text)),
             )
         else:
             joined.append(piece)

@@ -38,6 +38,7 @@ from services.knowledge.loaders.pdf_text import (
     body_size,
     headings,
     joined_headings,
+    margin_pieces,
     page_text,
     read_page,
     scan_headings,
@@ -219,8 +220,8 @@ class PdfLoader:
             read = read_pages(name, _rendered(document, scans, scales), self._ocr)
         finally:
             document.close()
-        for index, lines, (_, height), scale in zip(scans, read, sizes, scales, strict=True):
-            pages[index] = _ocr_page_text(lines, height, scale)
+        for index, lines, size, scale in zip(scans, read, sizes, scales, strict=True):
+            pages[index] = _ocr_page_text(lines, size, scale)
         return scans
 
 
@@ -364,10 +365,13 @@ def _rendered(document: pdfium.PdfDocument, scans: Sequence[int], scales: Sequen
             page.close()
 
 
-def _ocr_page_text(lines: Sequence[OcrLine], height: float, scale: float) -> PageText:
+def _ocr_page_text(lines: Sequence[OcrLine], size: tuple[float, float], scale: float) -> PageText:
     """A scanned page's lines as OCR read them, placed and sized in PDF points like a text
     page's: the type size is Tesseract's estimate (`OcrLine.size`), made steady over the
-    document by `steady_sizes`, so that a scan's headings are found as a text PDF's are."""
+    document by `steady_sizes`, so that a scan's headings are found as a text PDF's are;
+    the short lines right of the text are its pieces that may be marginal notes
+    (`pdf_text.margin_pieces`)."""
+    width, height = size
     return PageText(
         tuple(
             Line(
@@ -379,7 +383,14 @@ def _ocr_page_text(lines: Sequence[OcrLine], height: float, scale: float) -> Pag
             for line in lines
         ),
         height or 1.0,
-        (),
+        margin_pieces(
+            [
+                (left / scale, text)
+                for line in lines
+                for left, text in ((line.left, line.text), *line.joined)
+            ],
+            width or 1.0,
+        ),
     )
 
 
@@ -710,13 +721,23 @@ def _split_at_numbered_headings(
 
 def _title_line(lines: Sequence[str], title: str, start: int) -> int | None:
     """The index of the first line from `start` that is `title`, or `title` after a section
-    number ("3.1 Identification" for the bookmark "Identification")."""
-    wanted = _comparable(title)
+    number ("3.1 Identification" for the bookmark "Identification"), the number's dot aside
+    ("1.3. Further information" for "1.3 Further information": a scan's heading is written
+    without the dot OCR read, `pdf_text.scan_headings`, its line as read)."""
+    wanted = _undotted(_comparable(title))
     for index in range(start, len(lines)):
-        line = _comparable(lines[index])
+        line = _undotted(_comparable(lines[index]))
         if line == wanted or _SECTION_NUMBER.sub("", line, count=1) == wanted:
             return index
     return None
+
+
+#: A dot after a section number of two parts or more: "1.3. ", "a.2. ".
+_NUMBER_DOT = re.compile(r"^((?:\d+|[a-z])(?:\.\d+)+)\.(\s)")
+
+
+def _undotted(text: str) -> str:
+    return _NUMBER_DOT.sub(r"\1\2", text, count=1)
 
 
 def _comparable(text: str) -> str:

@@ -158,13 +158,32 @@ def _right_pieces(textpage: pdfium.PdfTextPage, width: float) -> list[tuple[int,
         if left < MARGIN_START * width:
             continue
         piece = " ".join(_clean(textpage.get_text_bounded(left, bottom, right, top)).split())
-        if (
-            sum(c.isalnum() for c in piece) >= 2
-            and len(piece.split()) <= MARGIN_NOTE_WORDS
-            and len(piece) <= MARGIN_NOTE_CHARS
-        ):
+        if _note_like(piece):
             pieces.append((round(left), piece))
     return pieces
+
+
+def _note_like(piece: str) -> bool:
+    """Whether a piece of text is as short as a marginal note (`MARGIN_NOTE_WORDS`,
+    `MARGIN_NOTE_CHARS`) and has two letters or digits."""
+    return (
+        sum(c.isalnum() for c in piece) >= 2
+        and len(piece.split()) <= MARGIN_NOTE_WORDS
+        and len(piece) <= MARGIN_NOTE_CHARS
+    )
+
+
+def margin_pieces(lines: Sequence[tuple[float, str]], width: float) -> tuple[tuple[int, str], ...]:
+    """`PageText.right` of a scanned page: its lines ((left edge in points, text), as OCR
+    read them) that start right of `MARGIN_START` and are as short as a note, as a text
+    page's are found. Why: OCR reads a marginal note as a block of its own ("New" above
+    "description"), set among the page's text; the PDF loader cuts a document's column of
+    notes out of its text (`pdf._without_margin_notes`) as it does a text PDF's."""
+    return tuple(
+        (round(left), text)
+        for left, text in lines
+        if left >= MARGIN_START * width and _note_like(" ".join(text.split()))
+    )
 
 
 #: Running headers and footers sit in this share of the page's height at its top or foot ...
@@ -487,15 +506,57 @@ _SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)+)(\.?)(\s.*)$")
 
 
 def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple[int, str]]]:
-    """A scan's headings (`headings`' levels and lines) with each section number written as
-    most of the document's are: OCR reads the gap after "1.3" as "1.3." at times, where the
-    other numbers have no dot. Why: the section's path would name it unlike its siblings
-    (and unlike the text PDF's bookmarks), so a search for "1.3 Further information" misses."""
+    """A scan's headings (`headings`' levels and lines) without the rows of symbols
+    (`is_symbol_row`) and the sentences ending in a footnote mark (`_marked`), and with
+    each section number written as most of the document's are: OCR reads the gap after
+    "1.3" as "1.3." at times, where the other numbers have no dot. Why: the section's path
+    would name it unlike its siblings (and unlike the text PDF's bookmarks), so a search
+    for "1.3 Further information" misses."""
+    found = [
+        [(level, text) for level, text in page if not is_symbol_row(text) and not _marked(text)]
+        for page in found
+    ]
     numbers = [m for page in found for _, text in page if (m := _SECTION_NUMBER.match(text))]
     dotted = sum(1 for m in numbers if m.group(2))
     if 2 * dotted >= len(numbers):
         return [list(page) for page in found]
     return [[(level, _undotted(text)) for level, text in page] for page in found]
+
+
+#: Marks of code and markup that prose and headings seldom have.
+_CODE_MARKS = re.compile(r"[\\{}#%_~@^|<>=$]")
+#: A word of letters alone (two or more), punctuation around it aside.
+_PLAIN_WORD = re.compile(r"^[(\[\"'‘“]*[^\W\d_]{2,}[)\]\"'’”.,;:!?]*$")
+
+
+def is_symbol_row(text: str) -> bool:
+    """Whether a line OCR found set as large as a heading is a row of symbols: it has a
+    mark of code or markup (`_CODE_MARKS`: a backslash, a brace, "#", "%", ...), not one
+    word of plain letters, and letters make less than half of it ("E{~_}{{UP}{DOWN}}", a
+    formula, a row of a symbol table). Why: Tesseract estimates a line's type size from its
+    x-height, which braces and symbols mislead, so the line heads a section and takes the
+    place of the real heading before it. A heading with a mark among words ("C# and F#",
+    "Using <div>") stays one, and so does a line of code of mostly letters
+    ("\\IfBooleanTF{#1}%"): dropping those too made the scans' paths closer to the text
+    PDFs' but lost a refusal on the latex-guides dev split (docs/notes/benchmarks.md)."""
+    marks = "".join(text.split())
+    return (
+        bool(_CODE_MARKS.search(text))
+        and not any(_PLAIN_WORD.match(word) for word in text.split())
+        and 2 * sum(c.isalpha() for c in marks) < len(marks)
+    )
+
+
+#: A sentence's end with a footnote mark or a closing quote after it ("reserved.*"), which
+#: OCR reads for the superscript mark of a title page's notice.
+_MARKED_END = re.compile(r"[.,;:][*†‡'’\"”]+$")
+
+
+def _marked(text: str) -> bool:
+    """Whether a line ends as a sentence does, behind a footnote mark ("All rights
+    reserved.*"): a sentence of a title page's notice, set large, is no heading, as a line
+    ending with the full stop itself is none (`_is_heading`)."""
+    return bool(_MARKED_END.search(text.rstrip()))
 
 
 def _undotted(text: str) -> str:
