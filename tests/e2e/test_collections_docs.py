@@ -12,8 +12,7 @@ import traceback
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from backend.api.app import create_app
 from backend.bootstrap import bootstrap
