@@ -4,11 +4,15 @@ The registries' tests (loaders, sources, model providers, index backends) see it
 `importlib.metadata.entry_points`, as they would a separately installed package.
 `write_package` writes one as the source of its own package instead, and `venv_with` installs
 such a package into a new virtual environment with Almanac (`uv pip install --offline`), where
-`almanac` and `python` run it as a user's installation would."""
+`almanac` and `python` run it as a user's installation would; `plugins_venv` is the one
+such environment a run shares, holding every plugin the tests install (building one is most
+of those tests' time)."""
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from services.knowledge.index_backends import ENTRY_POINT_GROUP
+
 ROOT = Path(__file__).resolve().parents[1]
+#: The model provider package of tests/integration/test_provider_plugin.py.
+ECHO_PROVIDER = ROOT / "tests" / "fixtures" / "almanac_echo_provider"
+#: The index backend plugin of docs/extending.md (tests/integration/test_index_backend_plugin.py).
+EXTENDING_DOC = ROOT / "docs" / "extending.md"
 
 
 def install(site: Path, package: str, code: str, group: str, entry_points: str) -> None:
@@ -50,9 +60,45 @@ def write_package(
     return folder
 
 
-def venv_with(target: Path, plugin: Path) -> Path:
+def doc_index_plugin() -> str:
+    """The docs' index backend plugin module: the Python block of docs/extending.md that
+    starts with its docstring."""
+    text = EXTENDING_DOC.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+    found = [block for block in blocks if block.startswith('"""almanac_exact_index:')]
+    assert len(found) == 1, "docs/extending.md shows the exact index plugin once"
+    return str(found[0])
+
+
+def plugins_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's one virtual environment holding Almanac and every plugin package the tests
+    install as a user would (the echo model provider and the docs' `exact` index backend),
+    built by the first worker to ask (the others wait for it). The plugins add to different
+    entry point groups, so neither changes what the other's tests see."""
+    from tests.conftest import run_lock
+
+    with run_lock(tmp_path_factory, "plugins-venv") as root:
+        work, ready = root / "plugins-venv", root / "plugins-venv.ready"
+        if not ready.exists():
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+            echo = shutil.copytree(ECHO_PROVIDER, work / "echo")  # its build leaves files
+            exact = write_package(
+                work / "exact",
+                "almanac-exact-index",
+                "almanac_exact_index",
+                doc_index_plugin(),
+                ENTRY_POINT_GROUP,
+                "exact = almanac_exact_index:ExactIndex",
+            )
+            venv_with(work / "venv", echo, exact)
+            ready.touch()
+    return work / "venv"
+
+
+def venv_with(target: Path, *plugins: Path) -> Path:
     """A new virtual environment at `target` holding Almanac (editable, from this checkout)
-    and the package at `plugin`, both installed offline from the local paths and uv's cache
+    and the packages at `plugins`, all installed offline from the local paths and uv's cache
     (`make install` puts uv in `.venv`; CI's does too)."""
     uv = Path(sys.executable).parent / "uv"
     if not uv.exists():
@@ -60,7 +106,9 @@ def venv_with(target: Path, plugin: Path) -> Path:
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, target], check=True)
     interpreter = target / "bin" / "python"
     install: list[str | Path] = [uv, "pip", "install", "-q", "--offline", "--python", interpreter]
-    done = subprocess.run([*install, "-e", ROOT, plugin], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [*install, "-e", ROOT, *plugins], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr
     return target
 

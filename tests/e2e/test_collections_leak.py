@@ -43,10 +43,10 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
-from tests.conftest import FixedClock, make_settings, with_sample_vectors
+from tests.conftest import FixedClock, make_settings
 from tests.fakes import streamed
 from tests.live_server import serve
-from tests.postgres import fresh_database
+from tests.postgres import SAMPLE_TEMPLATE_DB, fresh_database
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.chat.prompts import SEARCH_TOOL, SQL_TOOL
 
@@ -140,7 +140,8 @@ def world(
     sample_data_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
-    with _database(request, tmp_path_factory) as url:
+    database = _database(request, tmp_path_factory)
+    with database as url:
         data_dir = tmp_path_factory.mktemp(f"leak-{request.param}")
         if url is None:
             shutil.copytree(sample_data_dir, data_dir, dirs_exist_ok=True)
@@ -148,8 +149,10 @@ def world(
                 data_dir, auth_enabled=True, allowed_models=f"offline-extractive,{MODELS}"
             )
         else:
+            assert database.sample_dir is not None
+            shutil.copytree(database.sample_dir, data_dir, dirs_exist_ok=True)
             settings = make_settings(
-                with_sample_vectors(sample_data_dir, data_dir),
+                data_dir,
                 database_url=url,
                 auth_enabled=True,
                 allowed_models=f"offline-extractive,{MODELS}",
@@ -168,17 +171,21 @@ def world(
 
 
 class _database:
-    """No database URL on SQLite; a fresh PostgreSQL database otherwise."""
+    """No database URL on SQLite; on PostgreSQL a fresh copy of the run's sample database
+    (`pg_sample_template`: the bundled sample loaded once into an empty database, as a first
+    start does), the data directory that goes with it in `sample_dir`."""
 
     def __init__(self, request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> None:
         self._request = request
         self._fresh: AbstractContextManager[str] | None = None
+        self.sample_dir: Path | None = None
 
     def __enter__(self) -> str | None:
         if self._request.param == "sqlite":
             return None
         server_url = self._request.getfixturevalue("pg_server_url")
-        self._fresh = fresh_database(server_url)
+        self.sample_dir = self._request.getfixturevalue("pg_sample_template")
+        self._fresh = fresh_database(server_url, SAMPLE_TEMPLATE_DB)
         return self._fresh.__enter__()
 
     def __exit__(self, *exc: Any) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
-from tests.conftest import FixedClock, make_settings, with_sample_vectors
+from tests.conftest import FixedClock, make_settings
 from tests.e2e.test_collections_leak import (
     ENG_DOC,
     ENG_FILE,
@@ -67,7 +67,8 @@ def world(
     sample_data_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[World]:
-    with _database(request, tmp_path_factory) as url:
+    database = _database(request, tmp_path_factory)
+    with database as url:
         data_dir = tmp_path_factory.mktemp(f"oidc-leak-{request.param}")
         oidc = {
             "auth_enabled": True,
@@ -81,9 +82,9 @@ def world(
             shutil.copytree(sample_data_dir, data_dir, dirs_exist_ok=True)
             settings = make_settings(data_dir, **oidc)
         else:
-            settings = make_settings(
-                with_sample_vectors(sample_data_dir, data_dir), database_url=url, **oidc
-            )
+            assert database.sample_dir is not None
+            shutil.copytree(database.sample_dir, data_dir, dirs_exist_ok=True)
+            settings = make_settings(data_dir, database_url=url, **oidc)
         container = bootstrap(settings, clock=FixedClock())
         try:
             prepare_to_serve(container)

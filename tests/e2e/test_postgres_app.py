@@ -1,14 +1,16 @@
 """The whole service on PostgreSQL: a real server over real HTTP, every store in one database.
 
-One database per module: the bundled sample is loaded once, as a first start does, and the
-tests then use the service the way the README does (chat with citations, search, tables,
-an upload processed as a background job, feedback, keys), and compare the repository's own
-questions with the same service on SQLite.
+One database per module, a copy of the run's sample database (the bundled sample loaded once
+into an empty database, as a first start does: `pg_sample_template`), and the tests then use
+the service the way the README does (chat with citations, search, tables, an upload processed
+as a background job, feedback, keys), and compare the repository's own questions with the
+same service on SQLite.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +21,9 @@ import pytest
 from backend.api.app import create_app
 from backend.bootstrap import Container, bootstrap, prepare_to_serve
 from backend.config import PROJECT_ROOT
-from tests.conftest import FixedClock, make_settings, with_sample_vectors
+from tests.conftest import FixedClock, make_settings
 from tests.live_server import serve
-from tests.postgres import fresh_database
+from tests.postgres import SAMPLE_TEMPLATE_DB, fresh_database
 
 QUESTIONS = [
     json.loads(line)
@@ -32,18 +34,23 @@ QUESTIONS = [
 
 @pytest.fixture(scope="module")
 def pg_container(
-    pg_server_url: str, sample_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    pg_server_url: str, pg_sample_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Container]:
-    with fresh_database(pg_server_url) as url:
+    """The service as it first starts on PostgreSQL: a copy of the run's sample database
+    (`pg_sample_template`, where the sample was loaded into an empty database once), then
+    what a server does before its first request (`prepare_to_serve`)."""
+    data_dir = tmp_path_factory.mktemp("pg-app") / "data"
+    shutil.copytree(pg_sample_template, data_dir)
+    with fresh_database(pg_server_url, SAMPLE_TEMPLATE_DB) as url:
         settings = make_settings(
-            with_sample_vectors(sample_data_dir, tmp_path_factory.mktemp("pg-app")),
+            data_dir,
             database_url=url,
             upload_job_bytes=4_000,
             answer_processes=True,  # the planning processes read PostgreSQL too
         )
         container = bootstrap(settings, clock=FixedClock())
         try:
-            prepare_to_serve(container)  # the sample into the empty database, the job worker
+            prepare_to_serve(container)  # the job worker, the planning processes
             yield container
         finally:
             container.close()

@@ -1,49 +1,31 @@
 """An index backend installed as its own package, with pip's rules, into a virtual environment
-of its own: the `exact` backend of docs/extending.md (its Python block, word for word, as the
-package's module; `tests/plugin_packages.py` writes the package), installed beside Almanac by
-`uv pip install`, offline, from the local paths and uv's cache. Then, in that environment,
-`DATABASE_URL=exact:///DIR` has `almanac ingest` and `almanac search` keep and search the
-knowledge index in DIR, an unknown scheme is refused naming the backends installed there,
-and Almanac's own environment knows nothing of it. (`make install` installs uv in `.venv`.)"""
+apart from Almanac's (the run's plugin environment, which the model provider plugin's tests
+share: `plugin_packages.plugins_venv`): the `exact` backend of docs/extending.md (its Python
+block, word for word, as the package's module; `tests/plugin_packages.py` writes the package),
+installed beside Almanac by `uv pip install`, offline, from the local paths and uv's cache.
+Then, in that environment, `DATABASE_URL=exact:///DIR` has `almanac ingest` and `almanac
+search` keep and search the knowledge index in DIR, an unknown scheme is refused naming the
+backends installed there, and Almanac's own environment knows nothing of it. (`make install`
+installs uv in `.venv`.)"""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from backend.config import Settings
-from services.knowledge.index_backends import ENTRY_POINT_GROUP, index_backends
+from services.knowledge.index_backends import index_backends
 from tests import plugin_packages
-
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "extending.md"
-
-
-def _doc_plugin() -> str:
-    """The docs' plugin module: the Python block that starts with its docstring."""
-    blocks = re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"), re.M | re.S)
-    found = [block for block in blocks if block.startswith('"""almanac_exact_index:')]
-    assert len(found) == 1, "docs/extending.md shows the exact index plugin once"
-    return str(found[0])
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtual environment holding Almanac and the docs' plugin, installed offline."""
-    work = tmp_path_factory.mktemp("index-plugin-venv")
-    plugin = plugin_packages.write_package(
-        work / "plugin",
-        "almanac-exact-index",
-        "almanac_exact_index",
-        _doc_plugin(),
-        ENTRY_POINT_GROUP,
-        "exact = almanac_exact_index:ExactIndex",
-    )
-    return plugin_packages.venv_with(work / "venv", plugin)
+    """A new virtual environment holding Almanac and the docs' plugin, installed offline
+    (the run's one, `plugin_packages.plugins_venv`)."""
+    return plugin_packages.plugins_venv(tmp_path_factory)
 
 
 def _almanac(

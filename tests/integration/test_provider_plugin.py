@@ -1,15 +1,15 @@
 """A model provider installed as its own package, with pip's rules, into a virtual
-environment of its own: `tests/fixtures/almanac_echo_provider` (an `echo` provider declared
-under the `almanac.model_providers` entry point), installed beside Almanac by `uv pip
-install`, offline, from the local paths and uv's cache (`tests/plugin_packages.py`); then
-`almanac ask --model echo:parrot` in that environment answers through the plugin, and
-Almanac's own environment knows nothing of it. (`make install` installs uv in `.venv`; CI's
-does too.)"""
+environment apart from Almanac's (the run's plugin environment, which the index backend
+plugin's tests share: `plugin_packages.plugins_venv`): `tests/fixtures/almanac_echo_provider`
+(an `echo` provider declared under the `almanac.model_providers` entry point), installed
+beside Almanac by `uv pip install`, offline, from the local paths and uv's cache
+(`tests/plugin_packages.py`); then `almanac ask --model echo:parrot` in that environment
+answers through the plugin, and Almanac's own environment knows nothing of it. (`make install`
+installs uv in `.venv`; CI's does too.)"""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,16 +17,12 @@ import pytest
 from services.chat.providers import registered_providers
 from tests import plugin_packages
 
-ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = ROOT / "tests" / "fixtures" / "almanac_echo_provider"
-
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtual environment holding Almanac and the plugin, installed offline."""
-    work = tmp_path_factory.mktemp("plugin-venv")
-    plugin = shutil.copytree(PLUGIN, work / "plugin")  # its build leaves files beside it
-    return plugin_packages.venv_with(work / "venv", plugin)
+    """A new virtual environment holding Almanac and the plugin, installed offline (the
+    run's one, `plugin_packages.plugins_venv`)."""
+    return plugin_packages.plugins_venv(tmp_path_factory)
 
 
 def test_an_installed_provider_answers_through_the_cli(venv: Path, tmp_path: Path) -> None:

@@ -41,9 +41,12 @@ class _Clocks:
     return a duration, alone or in a tuple (`return raised, cpu`: `_, cpu_s = measure()`)."""
 
     def __init__(self, tree: ast.Module) -> None:
+        #: Every node of the module, walked once (the scan reads the whole suite: each walk
+        #: of it is seconds).
+        self.nodes = list(ast.walk(tree))
         self.modules = {"time"}
         self.functions: set[str] = set()
-        for node in ast.walk(tree):
+        for node in self.nodes:
             if isinstance(node, ast.Import):
                 self.modules |= {a.asname or a.name for a in node.names if a.name == "time"}
             elif isinstance(node, ast.ImportFrom) and node.module == "time":
@@ -55,13 +58,13 @@ class _Clocks:
         self.returns: dict[str, set[int | None]] = {}
         returned = [
             (node.name, value)
-            for node in ast.walk(tree)
+            for node in self.nodes
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
             for value in _returned(node)
         ]
         bindings = [
             pair
-            for node in ast.walk(tree)
+            for node in self.nodes
             if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
             for pair in _pairs(target, node.value)
@@ -173,7 +176,7 @@ def timed_assertions(source: str) -> list[int]:
     tree = ast.parse(source)
     clocks = _Clocks(tree)
     found = []
-    for node in ast.walk(tree):
+    for node in clocks.nodes:
         if not isinstance(node, ast.Assert):
             continue
         for compare in (n for n in ast.walk(node.test) if isinstance(n, ast.Compare)):

@@ -19,10 +19,10 @@ def _is_private(name: str) -> bool:
 
 def private_route_imports(source: str) -> list[str]:
     """Each `module.name` of a route module's private name that `source` imports or uses."""
-    tree = ast.parse(source)
+    nodes = list(ast.walk(ast.parse(source)))  # walked once: the scan reads every module
     found: list[str] = []
     modules: dict[str, str] = {}  # local name -> route module, e.g. chat -> ...routes.chat
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
                 if node.module == ROUTES:
@@ -33,7 +33,7 @@ def private_route_imports(source: str) -> list[str]:
             for alias in node.names:
                 if alias.name.startswith(ROUTES + ".") and alias.asname:
                     modules[alias.asname] = alias.name
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Attribute) and _is_private(node.attr):
             target = node.value
             if isinstance(target, ast.Name) and target.id in modules:
