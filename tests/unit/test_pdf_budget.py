@@ -185,8 +185,10 @@ def test_a_type3_fonts_glyph_procedures_are_charged_once_a_document(
 
 
 def test_an_image_xobject_pdfium_does_not_decode_is_not_charged() -> None:
-    """PDFium reads a page's text without decoding its images: a PDF of large screenshots
-    must not be refused for pixels that are never inflated."""
+    """The content budget charges what PDFium inflates to read a page's text, and it reads
+    text without decoding images: a PDF of large screenshots is not refused for its pixels.
+    (These pages' text layer is too thin to be used, so they are also read by OCR, which
+    renders them and so decodes the image once a page, inside the parse child's limits.)"""
     pdf = hostile_inputs.image_xobject_pdf(pages=40, pixels=64 * 1024 * KiB)
     assert _within_budget(PdfLoader(), "screenshots.pdf", pdf)
 
