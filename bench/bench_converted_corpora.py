@@ -10,11 +10,18 @@ never asserted (the floors of tests/integration/test_corpus_answers.py hold the 
   exported without them). pandoc knows no MyST: a `{warning}` directive becomes code.
 - `scan`: poppler's `pdftoppm -r 150 -gray -jpeg`, then `img2pdf`: an image-only PDF of
   each page, as a scanner makes; the loaders read it by OCR.
+
+For the questions answered only in the original format, the bench also says how many of
+them have an expected fact (as the scoring finds it in an answer) anywhere in the text the
+loaders read from a source the question expects, once converted: a question whose fact the
+conversion lost cannot be answered, one whose fact is there was lost by the answerer
+(search, sections, sentences). Counts only; no question is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import shutil
@@ -22,10 +29,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+from backend.bootstrap import Container
 from backend.cli.common import open_container, settings_for_cli
 from backend.cli.eval_commands import CORPORA_DIR, corpus_report, evaluate, load_split
-from use_cases.evaluation.answers import AnswerReport
+from use_cases.evaluation.answers import AnswerCase, AnswerReport, mentions_fact
 
 #: pandoc's readers; Markdown without `smart`, so `--required-version` stays two hyphens (as
 #: the Markdown loader reads it) instead of an en dash.
@@ -61,9 +70,16 @@ def convert(source: Path, target_dir: Path, to: str) -> Path:
     return target
 
 
-def converted_report(name: str, split: str, to: str) -> tuple[AnswerReport, float, int]:
-    """The corpus `name` converted to `to`, scored on `split`; the seconds converting took
-    and how many files were converted."""
+class Converted(NamedTuple):
+    report: AnswerReport
+    seconds: float  # converting the files
+    files: int  # converted
+    fact_kept: dict[str, bool]  # case id -> an expected fact is in its sources' stored text
+
+
+def converted_report(name: str, split: str, to: str) -> Converted:
+    """The corpus `name` converted to `to`, scored on `split`, with the conversion's time,
+    how many files it converted, and for each case whether its facts survived it."""
     folder = CORPORA_DIR / name
     with tempfile.TemporaryDirectory(prefix=f"almanac-{name}-{to}-") as tmp:
         documents = Path(tmp) / "documents"
@@ -95,10 +111,47 @@ def converted_report(name: str, split: str, to: str) -> tuple[AnswerReport, floa
             lexicon_file=None,
         )
         cases = _renamed_cases(folder / "eval", Path(tmp) / "eval", to)
-        load_split(split, cases)
+        loaded = load_split(split, cases)
         with open_container(settings, with_sample=True) as container:
             report = evaluate(container, f"{name}-{to}/{split}", split, None, cases, lambda _: None)
-        return report, seconds, count
+            kept = facts_kept(loaded, stored_texts(container))
+        return Converted(report, seconds, count, kept)
+
+
+def stored_texts(container: Container) -> dict[str, str]:
+    """Each stored document's text (its sections joined), by source."""
+    knowledge = container.knowledge
+    texts: dict[str, str] = {}
+    while True:
+        page = asyncio.run(knowledge.list_documents.execute(limit=500, offset=len(texts)))
+        for record in page.documents:
+            detail = asyncio.run(knowledge.get_document.execute(record.id))
+            texts[record.source] = "\n".join(section.text for section in detail.sections)
+        if not page.documents or len(texts) >= page.total:
+            return texts
+
+
+def facts_kept(cases: list[AnswerCase], texts: dict[str, str]) -> dict[str, bool]:
+    """For each case with facts and sources: whether one of its facts is in the stored text
+    of one of the sources it expects."""
+    kept = {}
+    for case in cases:
+        if not case.expect_any or not case.expect_sources:
+            continue
+        found = [
+            text
+            for source, text in texts.items()
+            for expected in case.expect_sources
+            if _same_source(source, expected)
+        ]
+        kept[case.id] = any(mentions_fact(text, case.expect_any) for text in found)
+    return kept
+
+
+def _same_source(source: str, expected: str) -> bool:
+    """Whether a stored source is the one a case expects, as the scoring matches them."""
+    path, expected = source.replace("\\", "/"), expected.strip("/")
+    return path == expected or path.endswith("/" + expected)
 
 
 def _renamed_cases(source: Path, target: Path, to: str) -> Path:
@@ -134,7 +187,8 @@ def main() -> None:
     original = corpus_report(args.corpus, args.split)
     original_s = time.perf_counter() - started
     started = time.perf_counter()
-    report, converting_s, count = converted_report(args.corpus, args.split, args.to)
+    converted = converted_report(args.corpus, args.split, args.to)
+    report, converting_s, count = converted.report, converted.seconds, converted.files
     converted_s = time.perf_counter() - started - converting_s
     print(
         f"{args.corpus} ({args.split}), {count} files converted to {args.to} "
@@ -153,6 +207,11 @@ def main() -> None:
     lost = {r.id for r in report.failures} - {r.id for r in original.failures}
     gained = {r.id for r in original.failures} - {r.id for r in report.failures}
     print(f"wrong only when converted: {', '.join(sorted(lost)) or 'none'}")
+    checked = [converted.fact_kept[i] for i in lost if i in converted.fact_kept]
+    print(
+        f"  of these, an expected fact is in the converted text of a source they expect: "
+        f"{sum(checked)} of {len(checked)}"
+    )
     print(f"right only when converted: {', '.join(sorted(gained)) or 'none'}")
 
 

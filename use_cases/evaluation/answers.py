@@ -80,7 +80,13 @@ def matches_fact(answer: str, facts: Sequence[str]) -> bool:
     """Whether one of `facts` is in the answer body; citation markers ("[4]", "[table: x]")
     are not part of it, so "[4]" never counts as the number 4. Quotes compare straight."""
     unmarked = TABLE_CITATION_MARKER.sub(" ", CITATION_MARKER.sub(" ", answer_body(answer)))
-    body = unmarked.translate(_STRAIGHT)
+    return mentions_fact(unmarked, facts)
+
+
+def mentions_fact(text: str, facts: Sequence[str]) -> bool:
+    """Whether one of `facts` is anywhere in `text`, as `matches_fact` finds it in an
+    answer (quotes compare straight)."""
+    body = text.translate(_STRAIGHT)
     return any(fact_pattern(f.translate(_STRAIGHT)).search(body) for f in facts)
 
 
