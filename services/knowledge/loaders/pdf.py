@@ -44,6 +44,7 @@ from services.knowledge.loaders.pdf_text import (
     scan_headings,
     steady_sizes,
     title_apart,
+    undotted,
     without_running_lines,
 )
 from services.knowledge.spelling import english_words
@@ -724,20 +725,12 @@ def _title_line(lines: Sequence[str], title: str, start: int) -> int | None:
     number ("3.1 Identification" for the bookmark "Identification"), the number's dot aside
     ("1.3. Further information" for "1.3 Further information": a scan's heading is written
     without the dot OCR read, `pdf_text.scan_headings`, its line as read)."""
-    wanted = _undotted(_comparable(title))
+    wanted = undotted(_comparable(title))
     for index in range(start, len(lines)):
-        line = _undotted(_comparable(lines[index]))
+        line = undotted(_comparable(lines[index]))
         if line == wanted or _SECTION_NUMBER.sub("", line, count=1) == wanted:
             return index
     return None
-
-
-#: A dot after a section number of two parts or more: "1.3. ", "a.2. ".
-_NUMBER_DOT = re.compile(r"^((?:\d+|[a-z])(?:\.\d+)+)\.(\s)")
-
-
-def _undotted(text: str) -> str:
-    return _NUMBER_DOT.sub(r"\1\2", text, count=1)
 
 
 def _comparable(text: str) -> str:

@@ -501,8 +501,9 @@ def title_apart(
     ]
 
 
-#: A section number and what follows it ("1.3. Further information": "1.3", ".", the rest).
-_SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Z])(?:\.\d+)+)(\.?)(\s.*)$")
+#: A section number of two parts or more and what follows it ("1.3. Further information":
+#: "1.3", ".", the rest; "A.2", "a.2" in a title compared case-folded).
+_SECTION_NUMBER = re.compile(r"^((?:\d+|[A-Za-z])(?:\.\d+)+)(\.?)(\s.*)$")
 
 
 def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple[int, str]]]:
@@ -520,7 +521,7 @@ def scan_headings(found: Sequence[Sequence[tuple[int, str]]]) -> list[list[tuple
     dotted = sum(1 for m in numbers if m.group(2))
     if 2 * dotted >= len(numbers):
         return [list(page) for page in found]
-    return [[(level, _undotted(text)) for level, text in page] for page in found]
+    return [[(level, undotted(text)) for level, text in page] for page in found]
 
 
 #: Marks of code and markup that prose and headings seldom have.
@@ -559,6 +560,8 @@ def _marked(text: str) -> bool:
     return bool(_MARKED_END.search(text.rstrip()))
 
 
-def _undotted(text: str) -> str:
+def undotted(text: str) -> str:
+    """`text` (one line) without the dot after its section number: "1.3. Further
+    information" is "1.3 Further information"."""
     numbered = _SECTION_NUMBER.match(text)
     return f"{numbered.group(1)}{numbered.group(3)}" if numbered else text
