@@ -3,6 +3,11 @@
 A source's key is its path relative to the folder it was found in (`policies/x.md` for
 `almanac ingest handbook`), or its file name when the file was named on its own; the
 absolute path goes to `origin`, which is never shown to clients.
+
+A walked folder gives only what is inside it: each file is read through
+`services.sources.confined.read_inside`, so a file that links out of the folder (or is
+swapped for such a link after the walk) fails with "links to a file outside the folder"
+instead of being read, and the ingest's report names it.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
 from use_cases.knowledge.ingest import IngestSource
 from use_cases.shared.errors import InvalidRequest
 
@@ -36,6 +42,34 @@ def file_source(
     )
 
 
+def folder_file_source(file: Path, root: Path, default_category: str | None) -> IngestSource:
+    """A file found walking `root` (resolved), read only if it is really inside `root`: a link
+    out of it is an input keyed by the link's own path whose read fails, so it is reported
+    (module docstring)."""
+    if not is_inside(file, root):
+        relative = file.relative_to(root)
+
+        def refuse() -> bytes:
+            raise OutsideFolder(OUTSIDE)
+
+        return IngestSource(
+            source=relative.as_posix(),
+            name=file.name,
+            read=refuse,
+            default_category=default_category,
+            origin=(root / relative).as_posix(),
+        )
+    source = file_source(file, root, default_category)
+    resolved = file.resolve()
+    return IngestSource(
+        source=source.source,
+        name=source.name,
+        read=lambda: read_inside(resolved, root)[0],
+        default_category=default_category,
+        origin=source.origin,
+    )
+
+
 def collect_sources(paths: Iterable[Path], loader: KnowsTypes) -> list[IngestSource]:
     """Files named explicitly are always taken (so an unsupported one reports an error);
     directories are walked for supported files, skipping hidden ones. A file inside a
@@ -55,7 +89,7 @@ def collect_sources(paths: Iterable[Path], loader: KnowsTypes) -> list[IngestSou
                 if not file.is_file() or not loader.supports(file.name):
                     continue
                 category = relative.parts[0] if len(relative.parts) > 1 else None
-                source = file_source(file, root, category)
+                source = folder_file_source(file, root, category)
                 found.setdefault(source.origin or source.source, source)
         else:
             raise InvalidRequest(f"{path} does not exist.")

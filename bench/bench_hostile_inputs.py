@@ -7,7 +7,8 @@ Starts `almanac serve` (auth off, a fresh data directory with the sample) and se
 input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
 broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
 pages with unclosed scripts, nested cookies; and one big legitimate list) to every route
-that reads it; then imports one
+that reads it; then syncs a folder source holding a link to a file outside it (its row's
+code is the sync's summary: `0 added ... 1 failed` when the link is refused); then imports one
 long chat and reads its messages; then request heads, sent with no key before any route
 reads them (a 64 MiB header line; `--header-connections` connections each sending
 `--header-mib` MiB of a header that never ends, held open while `/health` is timed from
@@ -33,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -307,6 +309,8 @@ def run(
                     send_cookie,
                 )
             )
+        if chosen(LINKED_FOLDER):
+            rows.append(_linked_folder(http, pid))
         if long_chat_messages and chosen("long chat"):
             rows += _long_chat(http, pid, long_chat_messages)
     port = int(url.rsplit(":", 1)[1])
@@ -319,6 +323,36 @@ def run(
     if chosen("trickled head"):
         rows.append(_trickled_head(url, port, pid))
     return rows
+
+
+# -- a synced folder ---------------------------------------------------------------------------
+
+LINKED_FOLDER = "folder linking to a 2 MiB file outside it"
+
+
+def _linked_folder(http: httpx.Client, pid: int) -> dict[str, Any]:
+    """A folder source whose one file is a link to a text file elsewhere on the server,
+    synced: the row's code is the sync's summary (was the file outside read and embedded?)."""
+    with tempfile.TemporaryDirectory(prefix="almanac-bench-linked-") as temp:
+        outside = Path(temp) / "elsewhere.txt"
+        line = "The quarterly figures were reviewed by the finance team on Tuesday.\n"
+        outside.write_text(line * (2 * MiB // len(line)))
+        folder = Path(temp) / "share"
+        folder.mkdir()
+        (folder / "figures.txt").symlink_to(outside)
+        created = http.post("/api/sources", json={"name": "linked", "folder": str(folder)})
+        created.raise_for_status()
+
+        def send() -> httpx.Response:
+            answer = _job_outcome(http, http.post("/api/sources/linked/sync"))
+            [last] = http.get("/api/sources/linked/history").json()[:1]
+            return httpx.Response(answer.status_code, json={"code": last["summary"]})
+
+        row = _row(
+            "POST /api/sources/{name}/sync", LINKED_FOLDER, outside.stat().st_size, pid, send
+        )
+        http.delete("/api/sources/linked")
+    return row
 
 
 # -- request heads ----------------------------------------------------------------------------
@@ -637,6 +671,9 @@ def print_report(rows: list[dict[str, Any]]) -> None:
                 f"failed); statuses {r.get('statuses', r['status'])}; load average "
                 f"{r['load_average']}"
             )
+    for r in rows:
+        if r["input"] == LINKED_FOLDER:
+            print(f"  {r['input']}: the sync says {r['code']}")
     print("\nworst case per route (the server's process tree):")
     for route in dict.fromkeys(r["route"] for r in rows):
         mine = [r for r in rows if r["route"] == route]

@@ -13,6 +13,10 @@ Rules:
   folder source must be under one of them.
 - A file bigger than the item limit, or that cannot be read, or that changed while it was
   read (its size or time differ after the read), is a failed item and keeps its document.
+- Only what is inside the folder is read (`services/sources/confined.py`): a file that links
+  out of it (or, with SOURCE_FOLDER_ROOTS, out of them) is a refused item, named in the sync's
+  errors, and a document an earlier sync made of it is removed; links that stay inside work.
+  The check is made on the file opened, so a link swapped in after the listing is refused too.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
 from services.sources.kinds import SourceContext, hidden
 from use_cases.shared.errors import InvalidRequest
 from use_cases.sources.domain import SourceSpec
 from use_cases.sources.ports import (
     Fetched,
     ItemFailed,
+    ItemRefused,
     ListingFailed,
     SourceEvent,
     Unchanged,
@@ -63,18 +69,32 @@ class FolderKind:
 
     def reader(self, spec: SourceSpec) -> FolderReader:
         return FolderReader(
-            Path(spec.location), self._context.supports, self._context.max_item_bytes
+            Path(spec.location),
+            self._context.supports,
+            self._context.max_item_bytes,
+            roots=tuple(Path(root) for root in self._context.folder_roots),
         )
 
 
 class FolderReader:
-    def __init__(self, root: Path, supports: Callable[[str], bool], max_bytes: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        supports: Callable[[str], bool],
+        max_bytes: int,
+        *,
+        roots: tuple[Path, ...] = (),
+    ) -> None:
         self._root = root
         self._supports = supports
         self._max_bytes = max_bytes
+        self._roots = roots
 
     def read(self, previous: Mapping[str, str]) -> Iterator[SourceEvent]:
         for key, path in self._files():
+            if not is_inside(path, self._root, self._roots):
+                yield ItemRefused(key, OUTSIDE)
+                continue
             try:
                 stat = path.stat()
             except OSError as exc:
@@ -92,12 +112,14 @@ class FolderReader:
 
     def _fetch(self, key: str, path: Path, version: str) -> SourceEvent:
         try:
-            with path.open("rb") as file:
-                content = file.read(self._max_bytes + 1)
-                after = _version(os.fstat(file.fileno()))
+            content, opened = read_inside(
+                path, self._root, roots=self._roots, limit=self._max_bytes
+            )
+        except OutsideFolder:
+            return ItemRefused(key, OUTSIDE)
         except OSError as exc:
             return ItemFailed(key, f"cannot read: {exc.strerror}")
-        if after != version or len(content) > self._max_bytes:
+        if _version(opened) != version or len(content) > self._max_bytes:
             return ItemFailed(key, "the file changed while it was read; the next sync reads it")
         return Fetched(key=key, name=path.name, content=content, version=version)
 

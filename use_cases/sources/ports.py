@@ -52,7 +52,17 @@ class ItemFailed:
     reason: str
 
 
-SourceEvent = Fetched | Unchanged | ItemFailed
+@dataclass(frozen=True)
+class ItemRefused:
+    """An item found but refused for good (a file that links out of its folder): counted as
+    failed with the reason, and a document made of it earlier is removed, as if the item had
+    vanished."""
+
+    key: str
+    reason: str
+
+
+SourceEvent = Fetched | Unchanged | ItemFailed | ItemRefused
 
 
 class ListingFailed(Exception):

@@ -9,7 +9,8 @@ Rules:
   changed), `unchanged` (a new version token with the same content: nothing re-embedded),
   `failed` (unreadable, refused, a conflict with a document from elsewhere, a duplicate of
   another document). `Unchanged` items are counted and never read. `ItemFailed` items are
-  counted as failed and keep their document.
+  counted as failed and keep their document; `ItemRefused` items (a file linking out of its
+  folder) are counted as failed and their document is removed as a vanished item's is.
 - A document's key is `SOURCE/KEY` and its origin `source:SOURCE/KEY`, so two sources never
   collide and a sync finds its own documents; a key under a folder (`policies/a.md`, not a
   page's URL) gets that folder as its default category, as `almanac ingest` gives it;
@@ -55,6 +56,7 @@ from use_cases.sources.domain import (
 from use_cases.sources.ports import (
     Fetched,
     ItemFailed,
+    ItemRefused,
     ListingFailed,
     SourceKinds,
     SourceStore,
@@ -205,6 +207,7 @@ class SyncSource:
         batch: list[Fetched] = []
         held = 0
         seen: set[str] = set()
+        refused: set[str] = set()
         try:
             reader = self._kinds.reader(spec)
             for event in reader.read(previous):
@@ -217,6 +220,9 @@ class SyncSource:
                     tally.count(event.key, "unchanged")
                 elif isinstance(event, ItemFailed):
                     tally.count(event.key, "failed", event.reason)
+                elif isinstance(event, ItemRefused):
+                    tally.count(event.key, "failed", event.reason)
+                    refused.add(event.key)
                 else:
                     batch.append(event)
                     held += len(event.content)
@@ -228,7 +234,7 @@ class SyncSource:
             logger.warning("Source {}: listing failed: {}", name, exc)
             return str(exc) or "the listing failed", seen
         self._apply(name, batch, tally, run)
-        return None, seen
+        return None, seen - refused
 
     def _apply(self, name: str, batch: list[Fetched], tally: _Tally, run: SyncRun) -> None:
         """Ingest `batch`; store the versions of what is now in the knowledge base."""
