@@ -25,7 +25,7 @@ from services.postgres import PgDatabase
 
 def worker_planner(settings: Settings) -> Stepper:
     """Run in a planning process, once, before its first step."""
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
     encoder = build_embedder(settings) if settings.embeddings.provider == "local" else None
     if settings.storage.database_backend == "postgresql":
         from services.knowledge.pg_store import PgKnowledgeStore

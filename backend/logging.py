@@ -7,6 +7,12 @@ parameter name alone let `?foo=alm_...` through, and uvicorn at `LOG_LEVEL=TRACE
 request's raw query string. Session secrets (`ses_` + URL-safe characters) are redacted the
 same way, whatever the parameter or cookie name that carried them.
 
+What people ask, search for and upload is not logged (`use_cases/shared/content_log.py`):
+LOG_REQUEST_CONTENT, a debugging aid and off by default, turns on the lines that quote it. Off,
+the libraries' own DEBUG and TRACE lines are dropped as well, since they quote requests whole
+(uvicorn's ASGI messages with the query string, the OpenAI client's request payloads, the MCP
+SDK's messages); their INFO lines and above are kept.
+
 Nothing a client sends can start a line of its own: control characters (newlines, carriage
 returns, escapes, Unicode line separators) in any message are written as escapes (`\\n`,
 `\\x1b`, `\\u2028`), so a path like `/chats/x%0a2026-11-27 04:00:01 | WARNING | ...` stays
@@ -24,6 +30,7 @@ from typing import Any
 from loguru import logger
 
 from use_cases.access.auth import KEY_PREFIX, SESSION_PREFIX
+from use_cases.shared.content_log import content_logged, log_content
 
 #: A key is `alm_` + 43 URL-safe characters; 12 or more already look like (part of) one.
 _ALMANAC_KEY = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{12,}}")
@@ -60,6 +67,8 @@ class InterceptHandler(logging.Handler):
     """Send stdlib log records to loguru, keeping the caller's location (loguru's recipe)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.INFO and not content_logged():
+            return  # a library's DEBUG or TRACE line may quote a request (module docstring)
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
@@ -80,14 +89,19 @@ _FORMAT = (
 )
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Idempotent: safe to call from the CLI, the app factory and tests."""
+def configure_logging(level: str = "INFO", *, content: bool = False) -> None:
+    """Idempotent: safe to call from the CLI, the app factory and tests. `content`: write the
+    lines that quote what people ask and search for (LOG_REQUEST_CONTENT, module docstring)."""
+    log_content(content)
     logger.remove()
     logger.configure(patcher=_redact_record, extra={"request_id": "-"})
     logger.add(sys.stderr, level=level, format=_FORMAT, backtrace=False, diagnose=False)
     # The root level follows ours: level 0 would make uvicorn and openai emit (and us walk the
-    # stack for) debug records on every request only to drop them.
+    # stack for) debug records on every request only to drop them. Without `content`, their
+    # DEBUG and TRACE records are dropped (`InterceptHandler`): not made at all.
     std_level = logging.getLevelName(level) if level != "TRACE" else 5
+    if not content:
+        std_level = max(std_level, logging.INFO)
     logging.basicConfig(handlers=[InterceptHandler()], level=std_level, force=True)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi", "httpx", "openai"):
         std = logging.getLogger(name)

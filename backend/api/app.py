@@ -272,7 +272,7 @@ _SCHEMAS: dict[bool, dict[str, Any]] = {True: {}, False: {}}
 def main_app() -> FastAPI:
     """Factory for `uvicorn --factory backend.api.app:main_app`."""
     settings = Settings()
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
     check_bind(settings.server.host, settings)  # uvicorn's own --host is not visible from here
     return create_app(settings)
 
@@ -306,5 +306,5 @@ def serve_app() -> FastAPI:
     the settings from the environment, as the parent read them; the parent already checked
     the bind address (with its --insecure-bind) and loaded the sample on a first start."""
     settings = Settings()
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
     return create_app(settings)

@@ -1,10 +1,17 @@
 """Request ids and one log line per request, as plain ASGI (safe for streaming bodies).
 
-The logged query string has the values of credential-like parameters (`api_key`, `token`,
-`password`, `almanac_session`, ...) replaced by `REDACTED`, and the logged path and query
-anything shaped like a key, a session secret or a Bearer token whatever the parameter's name
-(`backend.logging.redact_secrets`), so a credential passed in a URL does not end up in the
-log. Control characters in them are escaped by the log's patcher (`backend/logging.py`).
+A request's line has its method, path, status, duration and request id; of its query string
+(search terms, filter values: what people look for), only its length (`?[37 chars]`), unless
+content logging is on (LOG_REQUEST_CONTENT, a debugging aid: `use_cases/shared/content_log.py`).
+No hash of it either: a hash of a short search term is undone by hashing guesses (every name
+on a staff list).
+
+The logged path, and with content logging on the logged query string, have anything shaped
+like a key, a session secret or a Bearer token redacted whatever the parameter's name
+(`backend.logging.redact_secrets`), and the query string the values of credential-like
+parameters (`api_key`, `token`, `password`, `almanac_session`, ...) replaced by `REDACTED`,
+so a credential passed in a URL does not end up in the log. Control characters in them are
+escaped by the log's patcher (`backend/logging.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from loguru import logger
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.logging import redact_secrets
+from use_cases.shared.content_log import content_logged
 
 REQUEST_ID_HEADER = "x-request-id"
 _CREDENTIAL_PARAM = re.compile(
@@ -53,12 +61,12 @@ class RequestLogMiddleware:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             path = redact_secrets(scope.get("path", ""))
-            query = redact_query(scope.get("query_string", b"").decode("latin-1"))
+            query = scope.get("query_string", b"").decode("latin-1")
             logger.info(
                 "{} {}{} -> {} in {:.1f} ms [request {}]",
                 scope.get("method", "-"),
                 path,
-                f"?{query}" if query else "",
+                logged_query(query),
                 status["code"],
                 elapsed_ms,
                 request_id,
@@ -72,6 +80,16 @@ def _incoming_request_id(scope: Scope) -> str | None:
             if candidate.replace("-", "").replace("_", "").isalnum():
                 return candidate
     return None
+
+
+def logged_query(query: str) -> str:
+    """What a request's log line shows of its query string: nothing for none, the whole of it
+    with credentials redacted while content logging is on, else its length alone."""
+    if not query:
+        return ""
+    if content_logged():
+        return f"?{redact_query(query)}"
+    return f"?[{len(query)} chars]"
 
 
 def redact_query(query: str) -> str:

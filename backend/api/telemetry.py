@@ -3,7 +3,9 @@
 
 - `TelemetryMiddleware` counts and times each request under its route's template
   (`/chats/{chat_id}`, never the path itself) and, with tracing on, wraps it in a server span
-  (OpenTelemetry's ASGI instrumentation) carrying the request id (`almanac.request_id`).
+  (OpenTelemetry's ASGI instrumentation) carrying the request id (`almanac.request_id`),
+  its URL without the query string (search terms and filter values are what people look
+  for: docs/operations.md).
   The container, and so the tracer provider, exists only once the lifespan has built it,
   hence the span middleware is made at the first request rather than with the app.
 - `instrument_agents` turns on PydanticAI's own instrumentation (agent runs, model requests
@@ -63,6 +65,7 @@ class TelemetryMiddleware:
                 _TagRequest(self.app),
                 tracer_provider=observability.tracer_provider,
                 exclude_spans=["receive", "send"],
+                server_request_hook=_without_query,
             )
         return self._traced
 
@@ -78,6 +81,25 @@ class _TagRequest:
         if request_id:
             trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
         await self.app(scope, receive, send)
+
+
+#: The server span's attributes that hold the request's URL, query string included.
+_URL_ATTRIBUTES = ("http.url", "http.target", "url.full")
+
+
+def _without_query(span: trace.Span, scope: Scope) -> None:
+    """The server span's URL attributes cut at the query string, and `url.query` (newer
+    conventions) replaced by its length, as the request's log line gives it."""
+    query = scope.get("query_string")
+    attributes = getattr(span, "attributes", None)
+    if not query or not attributes:
+        return
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", f"[{len(query)} chars]")
 
 
 def _observability(scope: Scope) -> Observability | None:

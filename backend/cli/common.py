@@ -82,7 +82,8 @@ def settings_for_cli() -> Settings:
 
     settings = load_settings()
     configure_logging(
-        "WARNING" if settings.server.log_level == "INFO" else settings.server.log_level
+        "WARNING" if settings.server.log_level == "INFO" else settings.server.log_level,
+        content=settings.server.log_request_content,
     )
     return settings
 

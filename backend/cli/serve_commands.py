@@ -78,7 +78,7 @@ def serve(
     settings = load_settings()
     if knowledge is not None:
         settings = knowledge_settings(settings, knowledge)
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
     if no_jobs:
         settings = settings.updated(run_jobs=False)
 

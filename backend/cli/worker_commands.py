@@ -52,7 +52,7 @@ def worker(
     Needs DATABASE_URL=postgresql://...: the jobs are shared through the database. Stops on
     SIGTERM or Ctrl-C, handing its running jobs back to the queue."""
     settings = load_settings()
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
 
     def body() -> None:
         check_extras(settings)

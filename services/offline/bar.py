@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from loguru import logger
-
 from services.knowledge.spelling import english_words
 from services.offline import data
 from services.offline import tuning as offline_tuning
@@ -26,6 +24,7 @@ from services.offline.score import Scored
 from services.offline.text import content_stems, has_digit, stem
 from services.offline.tuning import ScoreTuning
 from services.offline.typos import is_foreign
+from use_cases.shared.content_log import content_log
 
 
 def _answering(scored: list[Scored], needed: float, within: int) -> Scored | None:
@@ -213,21 +212,22 @@ def _rare_term_elsewhere(
                 or abs(holding[0].position - best.unit.position) <= 1
             )
         ):
-            logger.debug("Only another sentence holds {!r}", term)
+            content_log.debug("Only another sentence holds {!r}", term)
             return term
     return None
 
 
 def answering_first(scored: list[Scored], asked: Asked) -> list[Scored]:
     """`scored`, led by a runner-up that meets the bar where the best does not (`_answering`)."""
-    logger.opt(lazy=True).debug(
+    content_log.debug(
         "Runners-up: {}",
         lambda: [(round(s.evidence, 3), s.unit.text[:70]) for s in scored[1:5]],
+        lazy=True,
     )
     answering = _answering(scored, asked.needed, asked.context.tuning.choose.promote_within)
     if answering is None or answering is scored[0]:
         return scored
-    logger.debug("A runner-up meets the bar: {!r}", answering.unit.text[:80])
+    content_log.debug("A runner-up meets the bar: {!r}", answering.unit.text[:80])
     return [answering, *(s for s in scored if s is not answering)]
 
 
@@ -277,14 +277,14 @@ def raise_the_bar(
         ]
     )
     if foreign:
-        logger.debug("Named nowhere in the knowledge base: {}", foreign)
+        content_log.debug("Named nowhere in the knowledge base: {}", foreign)
         needed += tuning.foreign_term_penalty
     ignored = set(background) | _common_stems(question, tuning.common_word_frequency)
     asked.rare = _rare_term_elsewhere(terms, units, best, ignored, asked.asked, lexicon, scoring)
     if asked.rare is not None:
         needed += tuning.rare_term_penalty
     asked.needed = needed
-    logger.debug(
+    content_log.debug(
         "Best sentence: evidence {:.3f} (coverage {:.3f}), needed {:.3f}, absent {}: {!r}",
         best.evidence,
         best.coverage,

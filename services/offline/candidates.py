@@ -8,8 +8,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from loguru import logger
-
 from services.offline import tuning as offline_tuning
 from services.offline.abbreviations import Abbreviation, defined_abbreviations, stemmed
 from services.offline.asked import Asked, own_words
@@ -23,6 +21,7 @@ from services.offline.score import Scored, asked_codes, focus_on
 from services.offline.semantic import SentenceSimilarity
 from services.offline.text import stem_set
 from services.offline.tuning import ChooseTuning, ScoreTuning, Tuning
+from use_cases.shared.content_log import content_log
 
 
 def sentence_texts(hit: dict[str, Any], tuning: Tuning | None = None) -> list[str]:
@@ -175,7 +174,7 @@ def _answered_headings(
     answered = {i: alike[units[i].hit_index] for i in firsts}
     answered = {i: value for i, value in answered.items() if value >= bar}
     if answered:
-        logger.debug(
+        content_log.debug(
             "Headings asking this: {}",
             {asking[units[i].hit_index]: round(v, 3) for i, v in answered.items()},
         )

@@ -34,6 +34,7 @@ from services.offline.semantic import SentenceSimilarity
 from services.offline.text import has_digit, jaccard, stem, stem_set
 from services.offline.tuning import ChooseTuning, ConfidenceTuning, ScoreTuning
 from services.offline.versions import family
+from use_cases.shared.content_log import content_log
 
 
 def _choose(
@@ -308,7 +309,7 @@ def _with_complement(
         said = unit.stems | stem_set(unit.code) if unit.code else unit.stems
         held = {t for t in missing if match(t, said, lexicon=lexicon, tuning=tuning) > 0.0}
         if held:
-            logger.debug("The next sentence holds {}: {!r}", sorted(held), unit.text[:80])
+            content_log.debug("The next sentence holds {}: {!r}", sorted(held), unit.text[:80])
             at = 0 if unit.position < first.position else 1
             return [*chosen[:at], _carried(item, chosen[0]), *chosen[at:]]
     return chosen
@@ -351,7 +352,7 @@ def _with_remedy(chosen: list[Scored], scored: list[Scored], tuning: ChooseTunin
     if not remedies:
         return chosen
     remedy = min(remedies, key=lambda s: (s.unit.position - last[s.unit.hit_index], -s.total))
-    logger.debug("The passage's remedy follows: {!r}", remedy.unit.text[:80])
+    content_log.debug("The passage's remedy follows: {!r}", remedy.unit.text[:80])
     return [*chosen[: tuning.max_sentences], remedy]
 
 
@@ -419,7 +420,7 @@ def disagreeing_sources(
         return None
     first, second = candidates[found.first], candidates[found.second]
     a, b = kept[first.unit.hit_index], kept[second.unit.hit_index]
-    logger.debug(
+    content_log.debug(
         "Sources disagree on {}: {} / {}", found.unit, found.first_values, found.second_values
     )
     note = (
@@ -493,7 +494,7 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
         # "the minimum android version the driver app supports": "a minimum 12-month
         # deprecation window" states a quantity, but only the sentence naming Android is
         # about what was asked, and it states none.
-        logger.debug("No sentence stating a quantity holds {!r}", rare)
+        content_log.debug("No sentence stating a quantity holds {!r}", rare)
         return None
     counted = [stem(w) for w in counted_words(question)]
     if counted and not any(
@@ -506,7 +507,7 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
     ):
         # "how many partitions does the shipment.events topic have": "the event match rate
         # target is 97%" states a number, but not of partitions.
-        logger.debug("No sentence stating a quantity counts {}", counted)
+        content_log.debug("No sentence stating a quantity counts {}", counted)
         return None
     places = asked_countries(question) if quantity else frozenset()
     if places and any(about_other_countries(c.unit.text, places) for c in chosen):
@@ -514,7 +515,7 @@ def with_the_quantity_asked(asked: Asked, chosen: list[Scored]) -> list[Scored] 
         # countries' rates, not the one asked for; what is left must answer on its own.
         chosen = [c for c in chosen if not about_other_countries(c.unit.text, places)]
         if not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
-            logger.debug("The quantities found are other countries' than {}", sorted(places))
+            content_log.debug("The quantities found are other countries' than {}", sorted(places))
             return None
     if quantity and not any(states_quantity(c.unit.text) and c.evidence >= needed for c in chosen):
         # "how much medical cover does the travel insurance give": the passage about the

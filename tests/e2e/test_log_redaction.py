@@ -1,10 +1,13 @@
 """A key in the logs is redacted by its shape, not by the name it came under: an Almanac API key
 or a Bearer token in any query parameter, header or path leaves no trace in the log, at the
-most verbose level, where uvicorn logs each request's raw query string as well as ours."""
+most verbose level with content logging on (LOG_REQUEST_CONTENT), where uvicorn logs each
+request's raw query string as well as ours. With content logging off (the default), what a
+query string says is not logged at all, at any level."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,17 +21,24 @@ from backend.logging import configure_logging
 from use_cases.access.domain import CLI_ADMIN
 
 
-@pytest.fixture
-def logs() -> Iterator[list[str]]:
+@contextmanager
+def _logged_at_trace(*, content: bool) -> Iterator[list[str]]:
     """Every line logged with the server's own set-up at LOG_LEVEL=TRACE."""
     lines: list[str] = []
-    configure_logging("TRACE")
+    configure_logging("TRACE", content=content)
     sink = logger.add(lines.append, level="TRACE", format="{level} {name} {message}")
     try:
         yield lines
     finally:
         logger.remove(sink)
         configure_logging("WARNING")
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every line logged at LOG_LEVEL=TRACE with LOG_REQUEST_CONTENT=true: all there is."""
+    with _logged_at_trace(content=True) as lines:
+        yield lines
 
 
 async def test_a_key_under_any_parameter_or_header_name_is_not_logged(
@@ -81,3 +91,34 @@ async def test_a_request_cannot_write_a_log_line_of_its_own(
         assert "\n" not in line and "\r" not in line and "\x1b" not in line, line
         assert session[4:20] not in line
     assert any("/chats/x\\n2026-11-27" in line for line in logs)
+
+
+
+@pytest.mark.parametrize("content", [False, True])
+async def test_what_people_search_for_and_ask_is_logged_only_with_content_logging(
+    container: Container, content: bool
+) -> None:
+    """Off (the default), a search's query string is logged as its length and the question's
+    words nowhere, at the most verbose level; on, both are (so this test can fail)."""
+    planted = "zebrafinch-salary-of-jane"
+    app: Any = MessageLoggerMiddleware(create_app(container=container))  # type: ignore[arg-type]  # one ASGI app, typed apart by uvicorn, Starlette, httpx
+    transport = httpx.ASGITransport(app=app)
+    with _logged_at_trace(content=content) as lines:
+        async with httpx.AsyncClient(transport=transport, base_url="http://almanac.test") as http:
+            params = {"q": planted, "meta": f"owner:{planted}", "limit": "3"}
+            response = await http.get("/api/search", params=params)
+            assert response.status_code == 200, response.text
+            query = response.request.url.query.decode()
+            asked = await http.post("/chat", json={"message": f"What does {planted} earn?"})
+            assert asked.status_code == 200, asked.text
+
+    log = "\n".join(lines)
+    assert "POST /chat -> 200" in log, log
+    if content:
+        assert f"GET /api/search?{query} -> 200" in log, log
+        assert "absent ['zebrafinch" in log, log  # the offline model's reasoning
+        assert "Started scope=" in log and "zebrafinch" in log  # uvicorn's ASGI messages
+    else:
+        assert "zebrafinch" not in log, "a search term or a question was logged"
+        assert "owner" not in log  # nor a filter's key
+        assert f"GET /api/search?[{len(query)} chars] -> 200" in log, log

@@ -168,3 +168,27 @@ def test_a_turn_is_one_trace_of_the_request_the_agent_run_the_model_request_and_
     assert f"execute_tool {SEARCH_TOOL}" in names or f"running tool: {SEARCH_TOOL}" in names
     assert "retrieval" in names
     assert {s.trace_id for s in spans} == {trace_id}  # one trace, nothing outside it
+
+
+def test_no_span_holds_what_was_searched_for_or_asked(
+    data_dir: Path, receiver: _SpanServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server span's URL has no query string (search terms, filter values), and the
+    agent's spans no message (docs/operations.md)."""
+    planted = "zebrafinchquorum"
+    port = receiver.server_address[1]
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+    with (  # closing the container (last) sends the spans still queued
+        container_with_models(data_dir, scripted_models()) as container,
+        serve(create_app(container=container)) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        params = {"q": f"salary of {planted}", "meta": f"owner:{planted}"}
+        assert http.get("/api/search", params=params).status_code == 200
+        asked = http.post("/chat", json={"message": f"What does {planted} earn?", "model": MODEL})
+        assert asked.status_code == 200
+    server = [s for s in receiver.spans if s.kind == Span.SPAN_KIND_SERVER]
+    urls = [a.value.string_value for s in server for a in s.attributes if a.key == "http.url"]
+    assert len(server) == 2 and len(urls) == 2, server
+    assert [str(s) for s in receiver.spans if planted in str(s)] == []
+    assert any(u.endswith("/api/search") for u in urls), urls  # the path is kept

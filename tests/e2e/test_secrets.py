@@ -20,6 +20,7 @@ from backend.logging import InterceptHandler
 from services.knowledge.embedders import CohereEmbedder, OpenAIEmbedder
 from tests.conftest import FixedClock, make_settings
 from use_cases.access.domain import CLI_ADMIN
+from use_cases.shared.content_log import log_content
 from use_cases.shared.errors import UpstreamUnavailable
 
 OPENAI_KEY = "sk-test-FAKEOPENAI-7f3a9c2e41b8d650"
@@ -44,9 +45,11 @@ def echoing_error(status: int, key: str) -> httpx.Response:
 
 @pytest.fixture
 def logs() -> Iterator[list[str]]:
-    """Everything logged, through loguru and every stdlib logger at DEBUG, formatted with the
-    production options (no variable values in tracebacks)."""
+    """Everything logged, through loguru and every stdlib logger at DEBUG, with content logging
+    on (LOG_REQUEST_CONTENT: the libraries' DEBUG lines too), formatted with the production
+    options (no variable values in tracebacks)."""
     lines: list[str] = []
+    log_content(True)
     sink = logger.add(
         lines.append,
         level="TRACE",
@@ -67,6 +70,7 @@ def logs() -> Iterator[list[str]]:
         for name, level in saved.items():
             logging.getLogger(name).setLevel(level)
         logger.remove(sink)
+        log_content(False)
 
 
 @pytest.fixture
