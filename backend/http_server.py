@@ -19,8 +19,15 @@ settings (`HeadLimits`):
   and close. A connection that sends nothing is closed at the same deadline, without an
   answer (no request was made).
 - **Connections**: at most `MAX_CONNECTIONS` open at once in the process, and at most
-  `MAX_CONNECTIONS_PER_CLIENT` from one client address; one more is answered 503 at once and
-  closed. Behind a reverse proxy every connection comes from the proxy's address: raise the
+  `MAX_CONNECTIONS_PER_CLIENT` from one client address. A full cap does not refuse the
+  newcomer, or a thousand idle sockets would lock everyone out: it closes a connection that
+  is waiting for a request and admits the newcomer (backend/http_connections.py says which:
+  one already refused, then one that has not sent a whole head, then one kept alive between
+  requests, those that made an authenticated request last; for the per-client cap that
+  client's own, for the process's cap the client holding the most; the oldest first). A
+  connection so closed gets no answer, as an idle kept-alive one closed at its timeout. Only
+  when every connection has a request in progress is the newcomer answered 503 and closed.
+  Behind a reverse proxy every connection comes from the proxy's address: raise the
   per-client cap or set it to 0 and let the proxy limit (docs/deployment.md).
 - **Keep-alive**: an idle kept-alive connection is closed after `KEEP_ALIVE_TIMEOUT_S`
   (uvicorn's own timer, given the setting).
@@ -30,6 +37,11 @@ lingers (reading and dropping at most `LINGER_BYTES` for at most `LINGER_S`) bef
 closed, as nginx's lingering close does: closing a socket with unread bytes resets it, and
 the client could lose the answer it is about to read.
 
+A request is authenticated when the app, answering it, left its caller in the ASGI scope's
+`state` (`AUTHENTICATED_STATE`, as `request.state.caller`): the protocol checks no key
+itself, and a made-up key earns nothing. With AUTH_ENABLED=false every request to a
+protected route counts as authenticated (its caller is the local admin).
+
 The counts are per server process (each of `--workers N` keeps its own).
 """
 
@@ -37,7 +49,6 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,8 +58,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from backend.config import HttpSettings, Settings
+from backend.http_connections import ConnectionTable, Stand
 
-__all__ = ["LINGER_BYTES", "LINGER_S", "PROTOCOL", "BoundedH11Protocol", "HeadLimits"]
+__all__ = [
+    "AUTHENTICATED_STATE",
+    "LINGER_BYTES",
+    "LINGER_S",
+    "PROTOCOL",
+    "BoundedH11Protocol",
+    "HeadLimits",
+]
 
 #: How `uvicorn.run(http=...)` names the protocol: an import path, so that each process of
 #: `--workers N` (started afresh) imports it too.
@@ -56,6 +75,9 @@ PROTOCOL = "backend.http_server:BoundedH11Protocol"
 #: Seconds and bytes a refused connection is read (and what it sends dropped) before closing.
 LINGER_S = 2.0
 LINGER_BYTES = 1024 * 1024
+#: What the app leaves in a request's ASGI scope `state` once it has authenticated the request
+#: (`request.state.caller`, backend/api/deps.py): the connection then gives way after others.
+AUTHENTICATED_STATE = "caller"
 
 
 @dataclass(frozen=True)
@@ -135,8 +157,10 @@ class HeadMeter:
 
 #: What ends a head (h11 takes a bare "\n" for "\r\n").
 _BLANK_LINES = (b"\r\n\r\n", b"\n\n", b"\n\r\n")
-#: Connections counted per client address, per server (one `ServerState` each).
-_PER_CLIENT: weakref.WeakKeyDictionary[ServerState, Counter[str]] = weakref.WeakKeyDictionary()
+#: The connections each server counts (one `ServerState` each).
+_TABLES: weakref.WeakKeyDictionary[ServerState, ConnectionTable[BoundedH11Protocol]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -159,8 +183,9 @@ class BoundedH11Protocol(H11Protocol):
         if cls.limits is None:
             cls.limits = HeadLimits.of(Settings().http)
         self._limits = cls.limits
-        self._per_client = _PER_CLIENT.setdefault(server_state, Counter())
-        self._counted: str | None = None
+        self._table = _TABLES.setdefault(server_state, ConnectionTable())
+        #: Whether a request on this connection was authenticated (`AUTHENTICATED_STATE`).
+        self._authenticated = False
         self._meter: HeadMeter | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
@@ -174,25 +199,61 @@ class BoundedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # uvicorn's h11 protocol gets a Transport
         super().connection_made(transport)
-        limits = self._limits
         address = self.client[0] if self.client else ""
-        if limits.max_connections and len(self.connections) > limits.max_connections:
-            self._refuse(503, "The server has too many open connections; try again shortly.")
+        if not self._make_room(address):
             return
-        per_client = limits.max_connections_per_client
-        if per_client and self._per_client[address] >= per_client:
-            self._refuse(503, f"Too many open connections from {address}: at most {per_client:,}.")
-            return
-        self._per_client[address] += 1
-        self._counted = address
+        self._table.admit(self, address, Stand.NEW)
         self._start_head_timer()
 
+    def _make_room(self, address: str) -> bool:
+        """Whether the caps take one more connection from `address`, once a connection waiting
+        for a request (backend/http_connections.py) is shed where a cap is full; if none may
+        be, 503 and False."""
+        table, limits = self._table, self._limits
+        per_client = limits.max_connections_per_client
+        while per_client and table.count(address) >= per_client:
+            victim = table.victim(address)
+            if victim is None:
+                text = f"Too many open connections from {address}: at most {per_client:,}."
+                self._refuse(503, text)
+                return False
+            victim._shed()
+        while limits.max_connections and table.count() >= limits.max_connections:
+            victim = table.victim()
+            if victim is None:
+                text = "The server has too many open connections; try again shortly."
+                self._refuse(503, text)
+                return False
+            victim._shed()
+        return True
+
+    def _shed(self) -> None:
+        """Close this connection, waiting for a request, to make room: without an answer (no
+        request is in progress), as an idle kept-alive connection is closed."""
+        self._table.drop(self)
+        self._unset_keepalive_if_required()
+        for timer in (self._head_timer, self._linger):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._linger = None
+        self.transport.close()
+
+    def _settle(self) -> None:
+        """Put this connection in the stand its state gives (backend/http_connections.py)."""
+        self._table.move(self, self._stand())
+
+    def _stand(self) -> Stand | None:
+        if self._linger is not None:
+            return Stand.CLOSING
+        cycle = self.cycle
+        if cycle is None:  # no whole request head yet
+            return Stand.NEW
+        if not cycle.response_complete:  # a request in progress
+            return None
+        return Stand.IDLE_AUTHENTICATED if self._authenticated else Stand.IDLE
+
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._counted is not None:
-            self._per_client[self._counted] -= 1
-            if self._per_client[self._counted] <= 0:
-                del self._per_client[self._counted]
-            self._counted = None
+        self._table.drop(self)
         for timer in (self._head_timer, self._linger):
             if timer is not None:
                 timer.cancel()
@@ -223,12 +284,16 @@ class BoundedH11Protocol(H11Protocol):
                 return
         super().data_received(data)
         self._after_events()
+        self._settle()
 
     def on_response_complete(self) -> None:
         """uvicorn starts the next cycle here and parses the head h11 held, if any, without
         `data_received`: the meter that counted it goes on counting what arrives of it, or
         starts on the request after it. A pipelined head found too large is refused here,
-        unparsed."""
+        unparsed. A request the app authenticated marks the connection (`_stand`)."""
+        state = self.scope.get("state") if self.scope is not None else None
+        if isinstance(state, dict) and state.get(AUTHENTICATED_STATE) is not None:
+            self._authenticated = True
         if self._held_refusal is not None:
             held, self._held_refusal = self._held_refusal, None
             self.server_state.total_requests += 1
@@ -244,6 +309,7 @@ class BoundedH11Protocol(H11Protocol):
             else:  # h11 held it whole: read
                 self._meter = None
         self._after_events()
+        self._settle()
 
     def _after_events(self) -> None:
         """Once h11 has read what it was given: the head that was arriving is in (its meter
@@ -322,6 +388,7 @@ class BoundedH11Protocol(H11Protocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._linger = self.loop.call_later(LINGER_S, self.transport.close)
+        self._settle()
         if status != 503:  # a cap's refusals come in bursts: the count is in /metrics' load
             self.logger.info("Refused a request head from %s: %s %s", self._who(), status, text)
 

@@ -5,9 +5,10 @@ Every endpoint except the public ones (`/health` and the API docs) depends on
 unless it is put on a public router on purpose. It reads the API key from
 `Authorization: Bearer KEY` (preferred) or `X-API-Key: KEY`, turns it into a `Caller` (401
 when missing, unknown or revoked) and leaves it on `request.state.caller` for code that runs
-after it. The rate limit depends on it (see `rate_limit.py`), so it always runs after it and a
-refused key costs no token. With AUTH_ENABLED=false the caller is the local admin, whatever is
-sent.
+after it (the HTTP server reads it there too: a connection whose request was authenticated is
+the last to be closed when a connection cap is full, backend/http_server.py). The rate limit
+depends on it (see `rate_limit.py`), so it always runs after it and a refused key costs no
+token. With AUTH_ENABLED=false the caller is the local admin, whatever is sent.
 
 A request without a key may carry the web app's session cookie (`SESSION_COOKIE`, set by
 `POST /api/session`): it stands for the key it was made with. A cookie-authenticated request

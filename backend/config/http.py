@@ -58,17 +58,22 @@ class HttpSettings(SettingsGroup):
         1000,
         ge=0,
         le=1_000_000,
-        description="Connections one server process holds open at once; one more is answered "
-        "503 and closed. 0 disables.",
+        description="Connections one server process holds open at once. One more closes a "
+        "connection waiting for a request (one that has not sent a whole request head, then "
+        "an idle kept-alive one, those that made an authenticated request last; of the client "
+        "holding the most connections, its oldest) and is admitted; only when every "
+        "connection has a request in progress is it answered 503 and closed. 0 disables.",
     )
     max_connections_per_client: int = Field(
         100,
         ge=0,
         le=1_000_000,
         description="Connections one client address may hold open at once (nginx's "
-        "limit_conn); one more is answered 503 and closed. Behind a reverse proxy every "
-        "connection comes from the proxy's address: raise it, or set 0 and limit at the "
-        "proxy (docs/deployment.md). 0 disables.",
+        "limit_conn). One more closes that client's oldest connection waiting for a request "
+        "(as MAX_CONNECTIONS does) and is admitted; only when all of them have a request in "
+        "progress is it answered 503 and closed. Behind a reverse proxy every connection "
+        "comes from the proxy's address: raise it, or set 0 and limit at the proxy "
+        "(docs/deployment.md). 0 disables.",
     )
     keep_alive_timeout_s: float = Field(
         5.0,
