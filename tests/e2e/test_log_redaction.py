@@ -93,7 +93,6 @@ async def test_a_request_cannot_write_a_log_line_of_its_own(
     assert any("/chats/x\\n2026-11-27" in line for line in logs)
 
 
-
 @pytest.mark.parametrize("content", [False, True])
 async def test_what_people_search_for_and_ask_is_logged_only_with_content_logging(
     container: Container, content: bool

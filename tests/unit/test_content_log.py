@@ -41,7 +41,7 @@ def test_a_line_that_quotes_content_is_written_only_with_content_logging() -> No
     with logging_set_up(content=True) as lines:
         _quote_content()
     assert lines == [
-        f"{__name__} Asked about \"the CFO's salary\"\n",
+        f'{__name__} Asked about "the CFO\'s salary"\n',
         f"{__name__} Runners-up: ['a sentence']\n",
     ]
     assert not content_logged()  # off again with the next set-up that does not ask for it
