@@ -4,6 +4,7 @@ pool and the processes offline answers run on."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from services.admin.audit_log import AuditLog
 from services.admin.model_default_store import ModelDefaultStore
 from services.admin.prompt_library_store import PromptLibraryStore
 from services.admin.prompt_store import PromptStore
+from services.budgets import BUDGET, InputBudget
 from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
@@ -224,7 +226,7 @@ def build_adapters(
     return Adapters(
         store=store,
         embedder=documents,
-        loader=FileLoader(ocr_options(settings.documents)),
+        loader=FileLoader(ocr_options(settings.documents), input_budget(settings.documents)),
         chunker=HeadingChunker(chunk_tokens=chunking.tokens, overlap_tokens=chunking.overlap),
         retriever=retriever,
         telemetry=telemetry,
@@ -338,12 +340,17 @@ def ocr_options(documents: DocumentSettings) -> OcrOptions:
     )
 
 
+def input_budget(documents: DocumentSettings) -> InputBudget:
+    """The loaders' input budget (services/budgets.py) with the limits the settings set."""
+    return dataclasses.replace(BUDGET, max_workbook_cells=documents.max_workbook_cells)
+
+
 def budgeted_loader(documents: DocumentSettings, *, memory_mb: int | None = None) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
     attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
     `memory_mb` lowers the memory limit (a user's attachment: CHAT_FILE_PARSE_MEMORY_MB)."""
     return BudgetedLoader(
-        functools.partial(FileLoader, ocr_options(documents)),
+        functools.partial(FileLoader, ocr_options(documents), input_budget(documents)),
         cpu_s=documents.parse_cpu_seconds,
         memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
         max_steps=documents.ocr_max_pages,
