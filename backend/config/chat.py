@@ -113,6 +113,19 @@ class ChatFileSettings(SettingsGroup):
         "On PostgreSQL counted over every replica; on SQLite in the one process.",
         validation_alias="chat_file_user_in_flight_bytes",
     )
+    user_chunks_per_minute: int = Field(
+        500,
+        ge=0,
+        le=1_000_000,
+        description="Chunks one user's attached files may embed per minute (embedding is what "
+        "an attachment costs most: ~10 ms of CPU a chunk with the local embedder on a quiet "
+        "core, several times that on a busy one): a token bucket per user, this many at once, "
+        "refilled at this rate. A file whose chunks the bucket does not hold now is refused "
+        "with 429 and Retry-After; one of more chunks than this is refused with 413. Counted "
+        "in the server process on SQLite, shared by every replica on PostgreSQL or with "
+        "REDIS_URL. 0 disables.",
+        validation_alias="chat_file_user_chunks_per_minute",
+    )
     dir: Path | None = Field(
         None,
         description="Where the bytes of files attached to chats are kept (one directory per "

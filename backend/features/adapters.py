@@ -62,10 +62,10 @@ from use_cases.chat.ports import WebSearch
 from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.file_ports import FileBytes
 from use_cases.conversations.upload_limits import UploadLedger
-from use_cases.evaluation.engine import SharedTokenBuckets
 from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
+from use_cases.shared.token_buckets import TokenBuckets
 
 __all__ = ["Adapters", "Wiring", "budgeted_loader", "build_adapters", "ocr_options"]
 
@@ -114,8 +114,9 @@ class Adapters:
     planning: PlanningProcesses | None = None
     """The processes those threads hand planning to, once a server enables them."""
     presence: Presence | None = None
-    shared_buckets: SharedTokenBuckets | None = None
-    """The evaluation runs' provider rate, shared by every process (None: per process)."""
+    shared_buckets: TokenBuckets | None = None
+    """The evaluation runs' provider rate and the chunks users' attachments embed, shared by
+    every process (None: per process)."""
     upload_ledger: UploadLedger | None = None
     """Every replica's files attached to chats in flight (None: per process)."""
     scheduler: Scheduler | None = None

@@ -13,9 +13,12 @@ from backend.features import INTERNAL
 from backend.features.adapters import Wiring, budgeted_loader
 from backend.features.prompts import PromptUseCases
 from services.chat.models import with_provider
+from services.clock import SystemClock
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
 from services.conversations.image_reader import PillowImageReader
+from services.token_buckets import MemoryTokenBuckets
 from use_cases.chat.chat_turns import ScopeRetriever
+from use_cases.conversations.chunk_budget import ChunkBudget
 from use_cases.conversations.files import (
     AttachFile,
     ForgetChatFiles,
@@ -83,6 +86,13 @@ def build(
             # embed), within a cap on the bytes of theirs in flight.
             # Counted across the replicas on PostgreSQL (a ledger they share).
             limits=upload_limits(settings, a.upload_ledger),
+            # ... and what they embed is charged to a per-user budget of chunks a minute
+            # (a 6.7 KB workbook once made ~5,000 chunks, 43 CPU-s), in the rate limit's
+            # buckets: Redis or PostgreSQL when every replica shares them, else in memory.
+            budget=ChunkBudget(
+                a.shared_buckets or MemoryTokenBuckets(SystemClock()),
+                per_minute=settings.user_chunks_per_minute,
+            ),
         ),
         list_files=ListFiles(a.history, store),
         get_file=GetFile(a.history, store),
