@@ -346,13 +346,17 @@ def input_budget(documents: DocumentSettings) -> InputBudget:
     return dataclasses.replace(BUDGET, max_workbook_cells=documents.max_workbook_cells)
 
 
-def budgeted_loader(documents: DocumentSettings, *, memory_mb: int | None = None) -> BudgetedLoader:
+def budgeted_loader(
+    documents: DocumentSettings, *, memory_mb: int | None = None, ocr: OcrOptions | None = None
+) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
     attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
-    `memory_mb` lowers the memory limit (a user's attachment: CHAT_FILE_PARSE_MEMORY_MB)."""
+    `memory_mb` lowers the memory limit and `ocr` replaces the OCR_* options (a user's
+    attachment: CHAT_FILE_PARSE_MEMORY_MB, CHAT_FILE_OCR_MAX_PAGES)."""
+    ocr = ocr or ocr_options(documents)
     return BudgetedLoader(
-        functools.partial(FileLoader, ocr_options(documents), input_budget(documents)),
+        functools.partial(FileLoader, ocr, input_budget(documents)),
         cpu_s=documents.parse_cpu_seconds,
         memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
-        max_steps=documents.ocr_max_pages,
+        max_steps=ocr.max_pages,
     )
