@@ -5,21 +5,29 @@
 
 Starts `almanac serve` (auth off, a fresh data directory with the sample) and sends each
 input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
+<<<<<<< HEAD
 broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
 pages with unclosed scripts, nested cookies; and one big legitimate list) to every route
 that reads it; then syncs a folder source holding a link to a file outside it (its row's
 code is the sync's summary: `0 added ... 1 failed` when the link is refused); then imports one
+=======
+broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, sparse
+workbooks (a cell at XFD1, an .ods's repeated blanks), share pages with unclosed scripts,
+nested cookies; and one big legitimate list) to every route that reads it; then imports one
+>>>>>>> fix/workbooks
 long chat and reads its messages; then request heads, sent with no key before any route
 reads them (a 64 MiB header line; `--header-connections` connections each sending
 `--header-mib` MiB of a header that never ends, held open while `/health` is timed from
 another address; one head trickled a byte at a time). For each request it prints the
 status (an export import's is its job's final one), the wall time, and what the server's
 whole process tree cost: the rise of its resident memory at its peak (the server, its fork
-server and every parse child, sampled every 20 ms) and the CPU all of them used. Then the
+server and every parse child, sampled every 20 ms) and the CPU all of them used, and the
+chunks a stored document or attached file made. Then the
 worst case per route. Linux only. Nothing is asserted: the figures are the point
 (docs/notes/benchmarks.md).
 `--header-connections 20` measures a build without head limits at a tenth of the default
 (200 x 32 MiB would take such a server ~7 GB).
+`--request-timeout` is how long the client waits for one answer (120 s).
 `--skip` leaves out the inputs whose name contains a text (to measure a build that an input
 would kill, e.g. `--skip "depth 100,000"`), `--only` keeps only those (`--only "long chat"`).
 """
@@ -87,6 +95,17 @@ LISTS: dict[str, Make] = {
     "Markdown list of 100,000 items (1.29 MB)": lambda: (
         "# Inventory\n\n" + "".join(f"- item {n:05}\n" for n in range(100_000))
     ).encode(),
+}
+#: Workbooks whose sheets a reader taking a sheet's extent from its farthest cell (or
+#: expanding repeated blanks) reads 16,384 columns wide.
+XLSX: dict[str, Make] = {
+    "xlsx, a number at XFD1 over 5 rows": hostile_inputs.far_cell_xlsx,
+    "xlsx, a number at XFD1, 3 sheets": lambda: hostile_inputs.far_cell_xlsx(sheets=3),
+}
+ODS: dict[str, Make] = {
+    "ods, blanks repeated to XFD, 5 rows": hostile_inputs.blank_repeat_ods,
+    "ods, the same and 1,000 blank rows": lambda: hostile_inputs.blank_repeat_ods(gap_rows=1_000),
+    "ods, a number repeated 1,000 x 1,000": hostile_inputs.repeated_value_ods,
 }
 TABLES: dict[str, Make] = {
     "JSONL line nested 30,000 deep": lambda: hostile_inputs.deep_jsonl(30_000),
@@ -177,7 +196,20 @@ def measure(pid: int, send: Callable[[], httpx.Response]) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "peak_rise_mb": cost.peak_rise_mb,
         "tree_cpu_s": cost.cpu_s,
+        "chunks": _chunks(response),
     }
+
+
+def _chunks(response: httpx.Response) -> int | None:
+    """The chunks a stored document (`chunks`) or attached file (`chunk_count`) made."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    found = body.get("chunk_count", body.get("chunks"))
+    return found if isinstance(found, int) else None
 
 
 def _code(response: httpx.Response) -> str | None:
@@ -223,6 +255,7 @@ def run(
     long_chat_messages: int,
     header_connections: int = 200,
     header_mib: int = 32,
+    request_timeout: float = 120,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -232,7 +265,7 @@ def run(
     def chosen(name: str) -> bool:
         return not any(s in name for s in skip) and (not only or any(o in name for o in only))
 
-    with httpx.Client(base_url=url, timeout=120) as http:
+    with httpx.Client(base_url=url, timeout=request_timeout) as http:
         chat = http.post("/chat", json={"message": "What is the minimum password length?"})
         chat_id = chat.json()["chat_id"]
         uploads: list[tuple[str, str, dict[str, Make], str]] = [
@@ -254,6 +287,18 @@ def run(
                 MARKDOWN,
                 "x.md",
             ),
+            (
+                "POST /api/conversations/{id}/files",
+                f"/api/conversations/{chat_id}/files",
+                XLSX,
+                "x.xlsx",
+            ),
+            (
+                "POST /api/conversations/{id}/files",
+                f"/api/conversations/{chat_id}/files",
+                ODS,
+                "x.ods",
+            ),
             ("POST /api/tables", "/api/tables", TABLES, "deep.jsonl"),
         ]
         if not skip_uploads:
@@ -261,13 +306,17 @@ def run(
                 ("POST /api/documents", "/api/documents", PDFS, "hostile.pdf"),
                 ("POST /api/documents", "/api/documents", MARKDOWN, "hostile.md"),
                 ("POST /api/documents", "/api/documents", LISTS, "inventory.md"),
+                ("POST /api/documents", "/api/documents", XLSX, "sheet.xlsx"),
+                ("POST /api/documents", "/api/documents", ODS, "calc.ods"),
             ]
         for route, path, inputs, filename in uploads:
-            for name, make in wanted(inputs).items():
+            for number, (name, make) in enumerate(wanted(inputs).items()):
                 data = make()
                 sent_as = filename
                 if filename == "export.zip" and not data.startswith(b"PK"):
                     sent_as = "conversations.json"  # a JSON export, not in a ZIP
+                if path == "/api/documents" and number:
+                    sent_as = f"{number}-{filename}"  # a stored one's name is taken
                 extra = {"name": "deep"} if path == "/api/tables" else None
 
                 def send(
@@ -656,12 +705,14 @@ def _conversation(number: int, lines: list[bytes]) -> bytes:
 def print_report(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'route':<38} {'input':<38} {'bytes':>10} {'status':>6} {'wall s':>7} "
-        f"{'peak+ MB':>9} {'CPU s':>6}"
+        f"{'peak+ MB':>9} {'CPU s':>6} {'chunks':>7}"
     )
     for r in rows:
+        chunks = r.get("chunks")
         print(
             f"{r['route']:<38} {r['input']:<38} {r['bytes']:>10,} {r['status']:>6} "
-            f"{r['wall_s']:>7} {r['peak_rise_mb']:>9} {r['tree_cpu_s']:>6}"
+            f"{r['wall_s']:>7} {r['peak_rise_mb']:>9} {r['tree_cpu_s']:>6} "
+            f"{'' if chunks is None else chunks:>7}"
         )
     for r in rows:
         if "health_slowest_s" in r:
@@ -716,6 +767,13 @@ def main(argv: list[str] | None = None) -> int:
         "--header-mib", type=int, default=32, help="MiB each of them sends of its header"
     )
     parser.add_argument("--start-timeout", type=float, default=300)
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=120,
+        help="seconds the client waits for one answer (a build that embeds thousands of "
+        "chunks for an input needs more)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     with share_page_server() as pages_url:
@@ -738,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
                 long_chat_messages=args.long_chat_messages,
                 header_connections=args.header_connections,
                 header_mib=args.header_mib,
+                request_timeout=args.request_timeout,
             )
     if args.json:
         print(json.dumps(rows))

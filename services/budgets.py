@@ -34,6 +34,9 @@ by what it produces, not by what it was given:
   part's nesting, element count and empty sheet rows, streamed before Word's,
   PowerPoint's or a workbook's library reads it (services/office/package.py), beside the
   unpacked-bytes budget of each part.
+- **Workbooks** (`max_workbook_cells`): the cells of one workbook that hold a value, and
+  those of the tables its sheets become, counted as the sheets are read: never the extent a
+  sheet claims, a far cell, or repeats of blank cells (services/office/workbooks.py).
 - **OCR** (`max_ocr_pages`): pages without a text layer that one PDF may ask OCR to read.
 - **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
   share page's, a Slack thread's), counted once it is parsed and before anything is stored
@@ -122,6 +125,14 @@ class InputBudget:
     #: Rows without a cell in one sheet (formatted blank rows: a few hundred in real
     #: workbooks; a million is a bomb that costs a reader seconds a pass and holds nothing).
     max_empty_rows: int = 100_000
+    #: Cells of one workbook (all its sheets): those holding a value, and those of the tables
+    #: its sheets become (rows x columns, once the rows and columns holding no value are
+    #: gone). openpyxl parses 50,000 to 100,000 cells a CPU-second on these machines (200,000
+    #: in 4.8 s on a loaded 2-core one, its package check included), so a workbook within it
+    #: is described within PARSE_CPU_SECONDS (5 s), and a sheet is read three times to load
+    #: it as a table: a 20,000-row sheet of 10 columns. The default of the
+    #: MAX_WORKBOOK_CELLS setting.
+    max_workbook_cells: int = 200_000
     #: Pages of one scanned PDF that OCR reads (each costs seconds of CPU); a scan with more
     #: pages without text is refused. The default of the OCR_MAX_PAGES setting.
     max_ocr_pages: int = 50

@@ -12,8 +12,10 @@ Rules:
   wait forever), the parse is `InputTooCostly` (413) naming the budget.
 - The child's address space is limited to the memory budget (`RLIMIT_AS`: a child with the
   loaders and PDFium maps ~90 MiB, ~130 MiB at most reading a 70-page PDF, so the limit
-  bounds what a document's parse allocates, C code's included). An allocation past it fails:
-  a `MemoryError` (also one a loader turned into another error), or a child that dies of it
+  bounds what a document's parse allocates, C code's included; numpy's OpenBLAS, loaded for
+  OCR, runs one thread there, `OPENBLAS_NUM_THREADS=1`: its thread per core reserved more
+  than a chat attachment's limit and OpenBLAS stopped the process). An allocation past it
+  fails: a `MemoryError` (also one a loader turned into another error), or a child that dies of it
   (PDFium stops the process when an allocation fails; the kernel's OOM killer), is
   `InputTooCostly` (413) naming the memory budget.
 - At most `workers` parses run at once; later ones wait for a free slot.
@@ -28,6 +30,7 @@ Rules:
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import signal
 import sys
@@ -222,6 +225,9 @@ def _parse(
         send.send(_ANOTHER_STEP)
 
     _step_signal = another_step
+    # OpenBLAS (numpy's, loaded for OCR) starts a thread per core, each reserving memory: under
+    # the address-space limit the first one fails and OpenBLAS stops the process (SIGINT).
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, hard))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     outcome: tuple[str, Any]

@@ -3,10 +3,10 @@
 The same buckets as `services/postgres/rate_limits.py`, for deployments that set REDIS_URL:
 one hash per key (`tokens` left after the last request, `updated` when that was, on the Redis
 server's clock, so replicas with skewed clocks agree). A request is one Lua script, which
-Redis runs atomically: refill for the time elapsed (at most to `capacity`), take one token if
-there is one, answer whether it did. Two replicas can never both take the last token, and a
-refused request takes nothing. Each key expires once its bucket would be full again, so idle
-callers cost no memory and nothing needs pruning.
+Redis runs atomically: refill for the time elapsed (at most to `capacity`), take one token (or
+`cost` tokens at once) if it holds them, answer whether it did. Two replicas can never both
+take the last token, and a refused request takes nothing. Each key expires once its bucket
+would be full again, so idle callers cost no memory and nothing needs pruning.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local saved = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
 local tokens = tonumber(saved[1])
 local updated = tonumber(saved[2])
@@ -33,8 +34,8 @@ if tokens == nil or updated == nil then
 end
 tokens = math.min(capacity, tokens + rate * math.max(0, now - updated))
 local allowed = 0
-if tokens >= 1 then
-    tokens = tokens - 1
+if tokens >= cost then
+    tokens = tokens - cost
     allowed = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
@@ -52,15 +53,17 @@ class RedisTokenBuckets:
         )
         self._take = self._client.register_script(_TAKE)
 
-    def take(self, key: str, capacity: float, per_second: float) -> float:
-        """Take one token of `key`'s bucket: 0.0 if taken, else the seconds until one is
-        available. `capacity` >= 1. Raises `redis.RedisError` when Redis cannot answer."""
+    def take(self, key: str, capacity: float, per_second: float, cost: float = 1.0) -> float:
+        """Take `cost` tokens of `key`'s bucket: 0.0 if taken, else the seconds until it holds
+        them (nothing taken). `capacity` >= `cost`. Raises `redis.RedisError` when Redis
+        cannot answer."""
         allowed, tokens = self._take(
-            keys=[KEY_PREFIX + key], args=[repr(float(capacity)), repr(float(per_second))]
+            keys=[KEY_PREFIX + key],
+            args=[repr(float(capacity)), repr(float(per_second)), repr(float(cost))],
         )
         if int(allowed):
             return 0.0
-        return (1.0 - float(tokens)) / per_second
+        return (float(cost) - float(tokens)) / per_second
 
     def close(self) -> None:
         self._client.close()

@@ -394,3 +394,99 @@ def yaml_alias_markdown(string: int = MiB, aliases: int = 500) -> bytes:
     repeated = ", ".join(["*s"] * aliases)
     front = f"---\ntitle: Aliases\nbig: &s {'x' * string}\nmany: [{repeated}]\n---\n"
     return (front + "# Aliases\n\nA document whose front matter repeats itself.\n").encode()
+
+
+# -- workbooks ---------------------------------------------------------------------------------
+
+
+def far_cell_xlsx(*, sheets: int = 1, rows: int = 5) -> bytes:
+    """An Excel workbook of `sheets` sheets, each a few rows of numbers in columns A to C and
+    one more number in the last column (XFD1), with no header row: a reader that takes a
+    sheet's width from its farthest cell renders every row 16,384 columns wide (a 6.7 KB
+    file once made ~5,000 chunks to embed)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for number in range(sheets):
+        sheet = book.active if number == 0 else book.create_sheet()
+        sheet.title = f"Readings {number + 1}"
+        for row in range(1, rows + 1):
+            for column in range(1, 4):
+                sheet.cell(row=row, column=column, value=row * 10 + column)
+        sheet.cell(row=1, column=16_384, value=1)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+_ODS_NAMESPACES = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+)
+
+
+def ods_file(tables: str) -> bytes:
+    """An OpenDocument spreadsheet whose body is `tables` (`<table:table>` elements)."""
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NAMESPACES} '
+        f'office:version="1.2"><office:body><office:spreadsheet>{tables}'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+        '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+        '"application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry '
+        'manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype"),
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
+        archive.writestr("content.xml", content)
+        archive.writestr("META-INF/manifest.xml", manifest)
+    return buffer.getvalue()
+
+
+def _ods_number(value: int, repeat: int = 1) -> str:
+    repeated = f' table:number-columns-repeated="{repeat}"' if repeat > 1 else ""
+    return (
+        f'<table:table-cell office:value-type="float" office:value="{value}"{repeated}>'
+        f"<text:p>{value}</text:p></table:table-cell>"
+    )
+
+
+def blank_repeat_ods(*, rows: int = 5, gap_rows: int = 0) -> bytes:
+    """An OpenDocument spreadsheet of `rows` rows of numbers, each with 16,380 blank cells
+    (one `table:number-columns-repeated` element) before a last number in column XFD, and
+    `gap_rows` blank rows (one `table:number-rows-repeated` row) between the first row and
+    the others: well under a kilobyte that a reader expanding the repeats reads as a sheet
+    16,384 columns wide (and `gap_rows` rows taller)."""
+    blank = '<table:table-cell table:number-columns-repeated="16380"/>'
+    body = [
+        f"<table:table-row>{_ods_number(n)}{_ods_number(n + 1)}{_ods_number(n + 2)}{blank}"
+        f"{_ods_number(n + 3)}</table:table-row>"
+        for n in range(1, rows + 1)
+    ]
+    if gap_rows:
+        body.insert(
+            1,
+            f'<table:table-row table:number-rows-repeated="{gap_rows}">'
+            "<table:table-cell/></table:table-row>",
+        )
+    return ods_file(f'<table:table table:name="Readings">{"".join(body)}</table:table>')
+
+
+def repeated_value_ods(*, rows: int = 1_000, columns: int = 1_000) -> bytes:
+    """An OpenDocument spreadsheet whose one row of one number is repeated `columns` times
+    across and `rows` times down: a few hundred bytes that stand for `rows` x `columns`
+    cells holding a value."""
+    row = (
+        f'<table:table-row table:number-rows-repeated="{rows}">{_ods_number(7, columns)}'
+        "</table:table-row>"
+    )
+    return ods_file(f'<table:table table:name="Filled">{row}</table:table>')

@@ -44,6 +44,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.AlmanacError], int]] = [
     (errors.UpstreamBadResponse, 502),
     (errors.UpstreamUnavailable, 503),
     (errors.TooMuchInFlight, 429),
+    (errors.RateLimited, 429),
     (errors.ServiceBusy, 503),
     (errors.ConfigurationError, 500),
     (errors.NotConfigured, 501),

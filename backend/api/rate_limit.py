@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fastapi import Depends, HTTPException, Request
@@ -40,6 +39,7 @@ from backend.config import Settings
 from backend.extras import require_extra
 from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
+from services.token_buckets import MemoryTokenBuckets
 from use_cases.access.domain import Caller
 from use_cases.shared.errors import UpstreamUnavailable
 
@@ -51,24 +51,16 @@ class MonotonicClock(Protocol):
     def monotonic(self) -> float: ...
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-
-
 class TokenBucketLimiter:
-    """`per_minute` requests at once per key, refilled at `per_minute` per minute."""
+    """`per_minute` requests at once per key, refilled at `per_minute` per minute, in this
+    process's memory (`MemoryTokenBuckets`)."""
 
-    PRUNE_EVERY = 1024
+    PRUNE_EVERY = MemoryTokenBuckets.PRUNE_EVERY
 
     def __init__(self, per_minute: int, clock: MonotonicClock) -> None:
         self.per_minute = per_minute
-        self._clock = clock
         self._rate = per_minute / 60.0  # tokens per second
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
-        self._calls = 0
+        self._buckets = MemoryTokenBuckets(clock)
 
     @property
     def enabled(self) -> bool:
@@ -76,36 +68,13 @@ class TokenBucketLimiter:
 
     @property
     def tracked_callers(self) -> int:
-        return len(self._buckets)
+        return self._buckets.tracked
 
     def acquire(self, key: str) -> float:
         """Take one token for `key`: 0.0 if allowed, else the seconds until one is available."""
         if not self.enabled:
             return 0.0
-        now = self._clock.monotonic()
-        with self._lock:
-            self._calls += 1
-            if self._calls % self.PRUNE_EVERY == 0:
-                self._prune(now)
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = _Bucket(float(self.per_minute), now)
-            else:
-                elapsed = max(0.0, now - bucket.updated)
-                bucket.tokens = min(float(self.per_minute), bucket.tokens + elapsed * self._rate)
-                bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self._rate
-
-    def _prune(self, now: float) -> None:
-        full_after = 60.0  # an idle bucket is full again after at most one minute
-        self._buckets = {
-            key: bucket
-            for key, bucket in self._buckets.items()
-            if now - bucket.updated < full_after
-        }
+        return self._buckets.take(key, float(self.per_minute), self._rate)
 
     def close(self) -> None:
         """Nothing to release."""

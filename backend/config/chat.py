@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import ConfigDict, Field
 
 from backend.config.base import SettingsGroup
+from services.budgets import BUDGET
 
 
 class ChatSettings(SettingsGroup):
@@ -86,13 +87,15 @@ class ChatFileSettings(SettingsGroup):
         validation_alias="chat_file_max_bytes",
     )
     parse_memory_mb: int = Field(
-        256,
+        320,
         ge=128,
         le=1024 * 1024,
         description="MiB of memory (address space) one chat attachment's parse may take, in "
         "its child process: lower than an admin's upload (PARSE_MEMORY_MB), since any user "
         "may attach files; the child with the loaders maps ~90 MiB, a 10 MB attachment of "
-        "Markdown or HTML reads within 256. Past it, 413 `input_too_costly`.",
+        "Markdown or HTML reads within 256, and a scanned page read by OCR (numpy and the "
+        "page's pixels at 300 dpi) peaks at ~240 MiB for a letter or A4 page, ~275 for A3. "
+        "Past it, 413 `input_too_costly`.",
         validation_alias="chat_file_parse_memory_mb",
     )
     user_concurrency: int = Field(
@@ -112,6 +115,30 @@ class ChatFileSettings(SettingsGroup):
         "user with nothing in flight may always send one file (up to CHAT_FILE_MAX_BYTES). "
         "On PostgreSQL counted over every replica; on SQLite in the one process.",
         validation_alias="chat_file_user_in_flight_bytes",
+    )
+    user_chunks_per_minute: int = Field(
+        500,
+        ge=0,
+        le=1_000_000,
+        description="Chunks one user's attached files may embed per minute (embedding is what "
+        "an attachment costs most: ~10 ms of CPU a chunk with the local embedder on a quiet "
+        "core, several times that on a busy one): a token bucket per user, this many at once, "
+        "refilled at this rate. A file whose chunks the bucket does not hold now is refused "
+        "with 429 and Retry-After; one of more chunks than this is refused with 413. Counted "
+        "in the server process on SQLite, shared by every replica on PostgreSQL or with "
+        "REDIS_URL. 0 disables.",
+        validation_alias="chat_file_user_chunks_per_minute",
+    )
+    ocr_max_pages: int = Field(
+        5,
+        ge=1,
+        le=BUDGET.max_pdf_pages,
+        description="Pages of an attached file that OCR reads (a scanned PDF's pages without a "
+        "text layer, a TIFF's frames), one page at a time, each within PARSE_CPU_SECONDS "
+        "more of CPU: a few CPU seconds a page. A file with more is refused (413 "
+        "`input_too_costly`, naming this setting): a large scan belongs in the knowledge "
+        "base (OCR_MAX_PAGES).",
+        validation_alias="chat_file_ocr_max_pages",
     )
     dir: Path | None = Field(
         None,

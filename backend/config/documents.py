@@ -86,6 +86,18 @@ class DocumentSettings(SettingsGroup):
         "includes it), or several joined by `+` (`eng+deu` once tesseract-ocr-deu is "
         "installed).",
     )
+    max_workbook_cells: int = Field(
+        BUDGET.max_workbook_cells,
+        ge=1,
+        le=100_000_000,
+        description="Cells of one workbook (.xlsx, .xlsm, .ods; all its sheets together): those "
+        "holding a value, and those of the tables its sheets become (rows x columns, the "
+        "blank cells between values included; blank rows and columns around them, a far "
+        "cell's claimed extent and repeats of blank cells cost nothing). Past it, an upload, "
+        "an attachment or a table load is refused (413 `input_too_costly`). A workbook's "
+        "description is parsed within PARSE_CPU_SECONDS, and openpyxl reads 50,000 to "
+        "100,000 cells a CPU-second: raise both together.",
+    )
     max_document_chunks: int = Field(
         5000,
         ge=1,

@@ -4,6 +4,7 @@ pool and the processes offline answers run on."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from services.admin.audit_log import AuditLog
 from services.admin.model_default_store import ModelDefaultStore
 from services.admin.prompt_library_store import PromptLibraryStore
 from services.admin.prompt_store import PromptStore
+from services.budgets import BUDGET, InputBudget
 from services.calibration import CalibrationStore, ResponseLog
 from services.chat.advice_threads import AdviceThreads
 from services.chat.history_store import HistoryStore
@@ -60,10 +62,10 @@ from use_cases.chat.ports import WebSearch
 from use_cases.chat.withholding import StoredAnswers
 from use_cases.conversations.file_ports import FileBytes
 from use_cases.conversations.upload_limits import UploadLedger
-from use_cases.evaluation.engine import SharedTokenBuckets
 from use_cases.knowledge.collections import ResolveReadScope
 from use_cases.knowledge.ports import Embedder, Reranker
 from use_cases.shared.clock import Clock
+from use_cases.shared.token_buckets import TokenBuckets
 
 __all__ = ["Adapters", "Wiring", "budgeted_loader", "build_adapters", "ocr_options"]
 
@@ -112,8 +114,9 @@ class Adapters:
     planning: PlanningProcesses | None = None
     """The processes those threads hand planning to, once a server enables them."""
     presence: Presence | None = None
-    shared_buckets: SharedTokenBuckets | None = None
-    """The evaluation runs' provider rate, shared by every process (None: per process)."""
+    shared_buckets: TokenBuckets | None = None
+    """The evaluation runs' provider rate and the chunks users' attachments embed, shared by
+    every process (None: per process)."""
     upload_ledger: UploadLedger | None = None
     """Every replica's files attached to chats in flight (None: per process)."""
     scheduler: Scheduler | None = None
@@ -224,7 +227,7 @@ def build_adapters(
     return Adapters(
         store=store,
         embedder=documents,
-        loader=FileLoader(ocr_options(settings.documents)),
+        loader=FileLoader(ocr_options(settings.documents), input_budget(settings.documents)),
         chunker=HeadingChunker(chunk_tokens=chunking.tokens, overlap_tokens=chunking.overlap),
         retriever=retriever,
         telemetry=telemetry,
@@ -338,13 +341,22 @@ def ocr_options(documents: DocumentSettings) -> OcrOptions:
     )
 
 
-def budgeted_loader(documents: DocumentSettings, *, memory_mb: int | None = None) -> BudgetedLoader:
+def input_budget(documents: DocumentSettings) -> InputBudget:
+    """The loaders' input budget (services/budgets.py) with the limits the settings set."""
+    return dataclasses.replace(BUDGET, max_workbook_cells=documents.max_workbook_cells)
+
+
+def budgeted_loader(
+    documents: DocumentSettings, *, memory_mb: int | None = None, ocr: OcrOptions | None = None
+) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
     attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
-    `memory_mb` lowers the memory limit (a user's attachment: CHAT_FILE_PARSE_MEMORY_MB)."""
+    `memory_mb` lowers the memory limit and `ocr` replaces the OCR_* options (a user's
+    attachment: CHAT_FILE_PARSE_MEMORY_MB, CHAT_FILE_OCR_MAX_PAGES)."""
+    ocr = ocr or ocr_options(documents)
     return BudgetedLoader(
-        functools.partial(FileLoader, ocr_options(documents)),
+        functools.partial(FileLoader, ocr, input_budget(documents)),
         cpu_s=documents.parse_cpu_seconds,
         memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
-        max_steps=documents.ocr_max_pages,
+        max_steps=ocr.max_pages,
     )

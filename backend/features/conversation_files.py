@@ -6,16 +6,21 @@ from here."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from backend.config import ChatFileSettings, DocumentSettings, RetrievalSettings
 from backend.features import INTERNAL
-from backend.features.adapters import Wiring, budgeted_loader
+from backend.features.adapters import Wiring, budgeted_loader, ocr_options
 from backend.features.prompts import PromptUseCases
 from services.chat.models import with_provider
+from services.clock import SystemClock
 from services.conversations.file_search import ChatFileIndex, ScopedRetriever
 from services.conversations.image_reader import PillowImageReader
+from services.knowledge.loaders import OcrOptions
+from services.token_buckets import MemoryTokenBuckets
 from use_cases.chat.chat_turns import ScopeRetriever
+from use_cases.conversations.chunk_budget import ChunkBudget
 from use_cases.conversations.files import (
     AttachFile,
     ForgetChatFiles,
@@ -70,8 +75,13 @@ def build(
             storage,
             # A user's attachment is parsed in a child process under a CPU and a memory budget
             # (a fan-out PDF once cost ~50 s of the server's CPU, a PDF's XMP stream 4 GB),
-            # its memory lower than an admin upload's: any user may attach a file.
-            budgeted_loader(documents, memory_mb=settings.parse_memory_mb),
+            # its memory lower than an admin upload's, and a scan's pages read by OCR few and
+            # one at a time: any user may attach a file.
+            budgeted_loader(
+                documents,
+                memory_mb=settings.parse_memory_mb,
+                ocr=attachment_ocr(settings, documents),
+            ),
             PillowImageReader(),
             a.chunker,
             a.embedder,
@@ -83,6 +93,13 @@ def build(
             # embed), within a cap on the bytes of theirs in flight.
             # Counted across the replicas on PostgreSQL (a ledger they share).
             limits=upload_limits(settings, a.upload_ledger),
+            # ... and what they embed is charged to a per-user budget of chunks a minute
+            # (a 6.7 KB workbook once made ~5,000 chunks, 43 CPU-s), in the rate limit's
+            # buckets: Redis or PostgreSQL when every replica shares them, else in memory.
+            budget=ChunkBudget(
+                a.shared_buckets or MemoryTokenBuckets(SystemClock()),
+                per_minute=settings.user_chunks_per_minute,
+            ),
         ),
         list_files=ListFiles(a.history, store),
         get_file=GetFile(a.history, store),
@@ -100,3 +117,20 @@ def upload_limits(settings: ChatFileSettings, ledger: UploadLedger | None) -> Up
     if ledger is not None:
         return SharedUploadLimits(ledger, concurrent=concurrent, max_bytes=max_bytes)
     return UserUploadLimits(concurrent=concurrent, max_bytes=max_bytes)
+
+
+def attachment_ocr(settings: ChatFileSettings, documents: DocumentSettings) -> OcrOptions:
+    """How an attachment's scanned pages are read: the OCR_* options, but at most
+    CHAT_FILE_OCR_MAX_PAGES pages, one at a time (one core, one page's pixels held: within
+    CHAT_FILE_PARSE_MEMORY_MB), and a refusal that says what to do instead."""
+    return dataclasses.replace(
+        ocr_options(documents),
+        max_pages=settings.ocr_max_pages,
+        workers=1,
+        max_pages_setting="CHAT_FILE_OCR_MAX_PAGES",
+        over_pages_advice=(
+            "A file attached to a chat is read by OCR a few pages at most: attach only the "
+            "pages you need, or have the whole document added to the knowledge base "
+            f"(where OCR reads up to {documents.ocr_max_pages:,} pages)."
+        ),
+    )

@@ -1,7 +1,8 @@
 """Where the limits that must hold across replicas and workers keep their counts: the
-evaluation runs' provider rate (token buckets in Redis with REDIS_URL, else in PostgreSQL, as
-the chat rate limit's), and the files attached to chats in flight per user (PostgreSQL). On
-SQLite (one process) both stay in the process's memory (None here)."""
+evaluation runs' provider rate and the chunks users' attached files embed a minute (token
+buckets in Redis with REDIS_URL, else in PostgreSQL, as the chat rate limit's), and the
+files attached to chats in flight per user (PostgreSQL). On SQLite (one process) both stay
+in the process's memory (None here)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from backend.extras import require_extra
 from services.conversations.pg_upload_ledger import PgUploadLedger
 from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
-from use_cases.evaluation.engine import SharedTokenBuckets
+from use_cases.shared.token_buckets import TokenBuckets
 
 __all__ = ["build_shared_buckets", "build_upload_ledger"]
 
 
-def build_shared_buckets(settings: Settings, db: PgDatabase | None) -> SharedTokenBuckets | None:
+def build_shared_buckets(settings: Settings, db: PgDatabase | None) -> TokenBuckets | None:
     if settings.storage.redis_url is not None:
         require_extra("redis", "redis", "REDIS_URL")
         from services.redis_buckets import RedisTokenBuckets

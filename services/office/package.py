@@ -209,7 +209,7 @@ def _parse_part(
 class _Blanks:
     """OpenDocument's blank cells and rows, counted only where a reader expands them.
     LibreOffice writes a sheet's empty remainder as repeated empty cells and rows (a row of
-    16,384 empty cells, repeated to row 1,048,576), which readers drop (calamine reads such a
+    16,384 empty cells, repeated to row 1,048,576), which readers drop (calamine read such a
     sheet in 2 ms); the same blanks followed by a cell with content are a gap a reader fills
     in, cell by cell. So blanks are held back, and counted when content follows them in
     their row (cells) or table (rows); a table's or row's trailing ones never count."""

@@ -1,5 +1,6 @@
-"""Workbooks (`.xlsx`/`.xlsm` with openpyxl, `.ods` with calamine) read as one table per
-sheet: what the table loader stores and the document loader describes.
+"""Workbooks (`.xlsx`/`.xlsm` with openpyxl's sheet parser, `.ods` with our own,
+services/office/ods_cells.py) read as one table per sheet: what the table loader stores and
+the document loader describes.
 
 Rules:
 - The package is checked first (`package.check_package`, `package.check_parts`: 422 for a
@@ -8,18 +9,29 @@ Rules:
 - Excel workbooks are opened once, read-only, with the values Excel cached for formulas
   (`data_only`): no formula is evaluated, no macro read (`keep_vba` off: `vbaProject.bin`
   is never opened), no external link followed. Rows stream: a sheet is never held whole;
-  it is read once for its shape (width, header, row count, columns with values) and once
-  more for its data. The sheet's claimed `<dimension>` is not trusted: rows are read as
-  far as they go (a 5 KB file with one cell in row 1,048,576 took 1.7 s, walking a million
-  padded rows three times).
+  it is read once for its shape (header, row count, columns with values) and once more for
+  its data. An OpenDocument spreadsheet's `content.xml` is read once, its cells with a
+  value kept.
+- A sheet costs what its values are: only the cells holding a value are read (openpyxl's
+  own rows are padded out to their last cell, a row with a cell in column XFD to 16,384
+  values; OpenDocument's repeats of blank cells and rows only move the reader on), and the
+  table's rows and columns are those holding a value. Neither the sheet's claimed
+  `<dimension>`, nor a far cell, nor repeated blanks widen or lengthen it: blank columns
+  and rows, between values or after them, cost nothing.
+- The cells of a workbook are bounded (`InputBudget.max_workbook_cells`, the
+  MAX_WORKBOOK_CELLS setting): the cells holding a value, counted as they are read (a
+  repeated OpenDocument cell or row as the many it stands for), and the cells of the tables
+  its sheets become (rows x columns), each all sheets together. Past either,
+  `InputTooCostly` (413) naming the setting, before any table is written or described.
 - Cells become the text a CSV export would hold, so the table loader infers their types as
   it does a CSV's (`services/tables/columns.py`): whole numbers without ".0", dates as ISO
   dates, times of day with a date as ISO timestamps, booleans as "true"/"false", empty
   cells as None.
 - The header row: among the first `HEADER_WINDOW` non-empty rows, the first with at least
-  two cells (one, for a one-column sheet) that are all text and not numbers; rows above it
-  (a title, a note) are the sheet's notes. A sheet without one gets the column letters
-  ("A", "B", ...) as its header. Columns empty in the header and in every row go.
+  two cells (one, for a sheet whose values are all in one column) that are all text and
+  not numbers; rows above it (a title, a note) are the sheet's notes. A sheet without one
+  gets the column letters ("A", "B", ...) of its columns with values as its header.
+  Columns empty in the header and in every row are no columns of the table.
 - A sheet with no data row is no table (an empty sheet, a chart sheet, a cover page of
   notes); its notes are still described.
 """
@@ -27,23 +39,28 @@ Rules:
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from services.budgets import BUDGET, InputBudget
+from services.budgets import ARCHIVE_ERRORS, BUDGET, InputBudget
+from services.office.ods_cells import SparseRow, ods_sheets
 from services.office.package import check_parts
-from use_cases.shared.errors import InvalidDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument
 
 EXCEL_EXTENSIONS = (".xlsx", ".xlsm")
 ODS_EXTENSIONS = (".ods",)
 WORKBOOK_EXTENSIONS = (*EXCEL_EXTENSIONS, *ODS_EXTENSIONS)
 #: Non-empty rows at a sheet's top searched for its header row.
 HEADER_WINDOW = 10
+#: The setting that sets `InputBudget.max_workbook_cells` (named in refusals).
+CELLS_SETTING = "MAX_WORKBOOK_CELLS"
 _KIND = "workbook"
 
 Cells = list[str | None]
+Rows = Callable[[], Iterator[SparseRow]]
 
 
 @dataclass
@@ -62,11 +79,44 @@ def read_workbook(name: str, data: bytes, budget: InputBudget = BUDGET) -> list[
     """Every sheet of the workbook `name` (its extension says which kind), in order."""
     check_parts(name, data, _KIND, budget)
     ods = name.lower().endswith(ODS_EXTENSIONS)
-    sheets = _ods_sheets(name, data) if ods else _excel_sheets(name, data)
-    return [_table(sheet, rows) for sheet, rows in sheets]
+    limit = budget.max_workbook_cells
+    sheets = _ods_sheets(name, data, _CellBudget(name, limit)) if ods else _excel_sheets(name, data)
+    cells = _CellBudget(name, limit)
+    return [_table(sheet, rows, cells) for sheet, rows in sheets]
 
 
-def _excel_sheets(name: str, data: bytes) -> list[tuple[str, Callable[[], Iterator[tuple]]]]:
+class _CellBudget:
+    """The cells of one workbook, against `limit` (the module docstring's rule)."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        self._name = name
+        self._limit = limit
+        self._values = 0
+        self._table_cells = 0
+
+    def values(self, count: int) -> None:
+        """`count` more cells holding a value have been read."""
+        self._values += count
+        if self._values > self._limit:
+            raise InputTooCostly(
+                f"{self._name} holds more than {self._limit:,} cells with a value; a workbook "
+                f"may hold at most {self._limit:,} ({CELLS_SETTING}): refused. Split it into "
+                "smaller workbooks."
+            )
+
+    def table(self, rows: int, columns: int) -> None:
+        """A sheet makes a table of `rows` x `columns` cells."""
+        self._table_cells += rows * columns
+        if self._table_cells > self._limit:
+            raise InputTooCostly(
+                f"{self._name}: its sheets make tables of more than {self._limit:,} cells "
+                f"(rows x columns, the empty cells between values included); a workbook may "
+                f"make at most {self._limit:,} ({CELLS_SETTING}): refused. Split it into "
+                "smaller workbooks."
+            )
+
+
+def _excel_sheets(name: str, data: bytes) -> list[tuple[str, Rows]]:
     import openpyxl  # imported where it runs
 
     try:
@@ -80,17 +130,14 @@ def _excel_sheets(name: str, data: bytes) -> list[tuple[str, Callable[[], Iterat
             f"{name} is not a readable Excel workbook (a part it needs is missing or broken)."
         ) from None
 
-    def reader(sheet: str) -> Callable[[], Iterator[tuple]]:
-        def rows() -> Iterator[tuple]:
+    def reader(sheet: str) -> Rows:
+        def rows() -> Iterator[SparseRow]:
             try:
                 worksheet = book[sheet]
                 if not hasattr(worksheet, "iter_rows"):  # a chart sheet
                     return
-                # The sheet's <dimension> is a claim (A1:XFD1048576, or the corner of a
-                # far cell): openpyxl pads every row to it. Read the rows as they are.
-                worksheet.reset_dimensions()
-                yield from (row for row in worksheet.iter_rows(values_only=True) if row)
-            except (KeyError, ValueError, TypeError) as exc:
+                yield from _excel_rows(book, worksheet)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
                 raise InvalidDocument(
                     f"{name}: its sheet {sheet!r} cannot be read ({type(exc).__name__})."
                 ) from None
@@ -100,21 +147,42 @@ def _excel_sheets(name: str, data: bytes) -> list[tuple[str, Callable[[], Iterat
     return [(sheet, reader(sheet)) for sheet in book.sheetnames]
 
 
-def _ods_sheets(name: str, data: bytes) -> list[tuple[str, Callable[[], Iterator[tuple]]]]:
-    from python_calamine import CalamineWorkbook  # imported where it runs
+def _excel_rows(book: Any, worksheet: Any) -> Iterator[SparseRow]:
+    """The worksheet's rows as the cells holding a value, in the order the sheet lists them.
+    openpyxl's `iter_rows` pads each row from column A to its last cell (and, trusting the
+    sheet's `<dimension>`, to the claimed extent); its sheet parser, which `iter_rows` reads
+    through, yields the cells there are, so it is read directly, as `iter_rows` calls it."""
+    from openpyxl.worksheet._reader import WorkSheetParser  # imported where it runs
 
+    with worksheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            worksheet._shared_strings,
+            data_only=True,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        for _, cells in parser.parse():
+            row = [
+                (cell["column"] - 1, cell["value"]) for cell in cells if cell["value"] is not None
+            ]
+            if row:
+                yield row
+
+
+def _ods_sheets(name: str, data: bytes, cells: _CellBudget) -> list[tuple[str, Rows]]:
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        sheets = [(sheet, book.get_sheet_by_name(sheet).to_python()) for sheet in book.sheet_names]
-    except MemoryError:
-        raise
-    except Exception:  # calamine raises its own errors on a file it cannot read
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except ARCHIVE_ERRORS:  # checked before; a second reading fails alike
         raise InvalidDocument(
             f"{name} is not a readable OpenDocument spreadsheet; it may be corrupt."
         ) from None
+    with archive:
+        sheets = ods_sheets(name, archive, cells.values)
 
-    def reader(rows: list[list[Any]]) -> Callable[[], Iterator[tuple]]:
-        return lambda: (tuple(row) for row in rows)
+    def reader(rows: list[SparseRow]) -> Rows:
+        return lambda: iter(rows)
 
     return [(sheet, reader(rows)) for sheet, rows in sheets]
 
@@ -150,61 +218,51 @@ def _is_label(value: Any) -> bool:
     return False
 
 
-def _table(sheet: str, read: Callable[[], Iterator[tuple]]) -> SheetTable:
-    """The sheet's table from one pass over its rows (its width, header, notes, row count
-    and the columns with a value), its data read again only by `rows()`."""
-    top: list[tuple] = []
-    top_filled: list[set[int]] = []  # the columns each of `top` has a value in
-    below: set[int] = set()  # ... and the rows below `top`
-    width = count = 0
+def _table(sheet: str, read: Rows, cells: _CellBudget) -> SheetTable:
+    """The sheet's table from one pass over its rows (its header, notes, row count and the
+    columns with a value), its data read again only by `rows()`."""
+    top: list[dict[int, Any]] = []  # the first non-empty rows, by column
+    below: set[int] = set()  # the columns the rows below `top` have a value in
+    columns: set[int] = set()
+    count = 0
     for row in read():
-        filled = {i for i, value in enumerate(row) if cell_text(value) is not None}
+        filled = {column: value for column, value in row if cell_text(value) is not None}
         if not filled:
             continue
-        width = max(width, max(filled) + 1)
+        cells.values(len(filled))
         count += 1
+        columns.update(filled)
         if len(top) < HEADER_WINDOW:
-            top.append(row)
-            top_filled.append(filled)
+            top.append(filled)
         else:
-            below |= filled
-    header_at = _header_row(top, width)
+            below.update(filled)
+    header_at = _header_row(top, len(columns))
     notes = [
-        " ".join(text for value in row if (text := cell_text(value)))
+        " ".join(text for _, value in sorted(row.items()) if (text := cell_text(value)))
         for row in top[: header_at if header_at is not None else 0]
     ]
-    header_row = top[header_at] if header_at is not None else None
+    header = top[header_at] if header_at is not None else {}
     skip = header_at + 1 if header_at is not None else 0  # non-empty rows before the data
-    filled = below.union(*top_filled[skip:])
+    used = sorted(below.union(header, *top[skip:]))
+    headers = [cell_text(header.get(i)) or _column_letters(i) for i in used]
+    cells.table(count - skip, len(used))
 
-    def raw_rows() -> Iterator[Cells]:
+    def rows() -> Iterator[Cells]:
         seen = 0
         for row in read():
-            cells = [cell_text(value) for value in row[:width]]
-            if not any(cell is not None for cell in cells):
+            texts = {column: text for column, value in row if (text := cell_text(value))}
+            if not texts:
                 continue
             seen += 1
             if seen > skip:
-                yield cells + [None] * (width - len(cells))
-
-    headers = (
-        [cell_text(v) or "" for v in header_row[:width]] + [""] * (width - len(header_row))
-        if header_row is not None
-        else [_column_letters(i) for i in range(width)]
-    )
-    used = [i for i in range(width) if headers[i] or i in filled]
-    headers = [headers[i] or _column_letters(i) for i in used]
-
-    def rows() -> Iterator[Cells]:
-        for cells in raw_rows():
-            yield [cells[i] for i in used]
+                yield [texts.get(i) for i in used]
 
     return SheetTable(sheet, headers, notes, count - skip, rows)
 
 
-def _header_row(top: list[tuple], width: int) -> int | None:
+def _header_row(top: list[dict[int, Any]], width: int) -> int | None:
     for index, row in enumerate(top):
-        values = [value for value in row if cell_text(value) is not None]
+        values = list(row.values())
         if len(values) >= min(2, width) and all(_is_label(value) for value in values):
             return index
     return None

@@ -3,9 +3,9 @@
 One row per key: the tokens left after the last request and when that was (`updated_at`, the
 database clock, so replicas with skewed clocks agree). A request is one atomic statement,
 `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`: it refills the bucket for the time elapsed
-(at most to `capacity`), takes one token if there is one, and answers whether it did, so two
-replicas can never both take the last token. A refused request takes nothing. Buckets idle
-long enough to be full again are deleted now and then (`prune`).
+(at most to `capacity`), takes one token (or `cost` tokens at once) if it holds them, and
+answers whether it did, so two replicas can never both take the last token. A refused request
+takes nothing. Buckets idle long enough to be full again are deleted now and then (`prune`).
 """
 
 from __future__ import annotations
@@ -36,10 +36,15 @@ _REFILLED = (
 )
 _TAKE = f"""
 INSERT INTO rate_limit_buckets AS b (key, tokens, allowed, updated_at)
-VALUES (%(key)s, %(capacity)s - 1, true, now())
+VALUES (
+    %(key)s,
+    CASE WHEN %(capacity)s >= %(cost)s THEN %(capacity)s - %(cost)s ELSE %(capacity)s END,
+    %(capacity)s >= %(cost)s,
+    now()
+)
 ON CONFLICT (key) DO UPDATE SET
-    tokens = CASE WHEN {_REFILLED} >= 1 THEN {_REFILLED} - 1 ELSE {_REFILLED} END,
-    allowed = {_REFILLED} >= 1,
+    tokens = CASE WHEN {_REFILLED} >= %(cost)s THEN {_REFILLED} - %(cost)s ELSE {_REFILLED} END,
+    allowed = {_REFILLED} >= %(cost)s,
     updated_at = now()
 RETURNING tokens, allowed
 """
@@ -50,17 +55,21 @@ class PgTokenBuckets:
         self._db = db
         apply_migrations(db, MIGRATIONS)
 
-    def take(self, key: str, capacity: float, per_second: float) -> float:
-        """Take one token of `key`'s bucket: 0.0 if taken, else the seconds until one is
-        available. `capacity` >= 1."""
+    def take(self, key: str, capacity: float, per_second: float, cost: float = 1.0) -> float:
+        """Take `cost` tokens of `key`'s bucket: 0.0 if taken, else the seconds until it holds
+        them (nothing taken). `capacity` >= `cost`."""
+        params = {
+            "key": key,
+            "capacity": float(capacity),
+            "rate": float(per_second),
+            "cost": float(cost),
+        }
         with self._db.connection() as conn:
-            row = conn.execute(
-                _TAKE, {"key": key, "capacity": float(capacity), "rate": float(per_second)}
-            ).fetchone()
+            row = conn.execute(_TAKE, params).fetchone()
         assert row is not None
         if row["allowed"]:
             return 0.0
-        return (1.0 - float(row["tokens"])) / per_second
+        return (float(cost) - float(row["tokens"])) / per_second
 
     def prune(self, full_after_s: float) -> int:
         """Delete the buckets idle for `full_after_s` (full again: the same as no row)."""

@@ -387,7 +387,7 @@ def test_an_attachment_is_parsed_under_the_lower_memory_budget_of_chat_files(
     tmp_path: Path,
 ) -> None:
     """Any user may attach a file, so its parse has less memory than an admin's upload
-    (CHAT_FILE_PARSE_MEMORY_MB, 256 MiB, against PARSE_MEMORY_MB, 1,024): an 8 MB Markdown
+    (CHAT_FILE_PARSE_MEMORY_MB, 320 MiB, against PARSE_MEMORY_MB, 1,024): an 8 MB Markdown
     file that needs ~180 MiB to read is refused at 128 and names that budget."""
     settings = make_settings(
         tmp_path / "data", load_sample_data=False, chat_file_parse_memory_mb=128

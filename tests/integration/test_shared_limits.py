@@ -7,6 +7,8 @@ processes are.
   they came, and the files of a process that died stop counting.
 - The evaluation runs' provider rate (`ProviderRateLimits` with shared buckets): two workers
   drawing from one bucket take its burst once between them, not once each.
+- The chunks a user's attached files embed a minute (`ChunkBudget` on the same buckets):
+  one bucket per user, whichever replica a file came through.
 - A scheduled task (the periodic conflict scan) runs once per period in the whole cluster
   (and on SQLite's one machine).
 """
@@ -14,6 +16,7 @@ processes are.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from functools import partial
 
@@ -24,9 +27,10 @@ from services.postgres import PgDatabase
 from services.postgres.rate_limits import PgTokenBuckets
 from services.presence import PgPresence, wait_until_dead
 from services.redis_buckets import RedisTokenBuckets
+from use_cases.conversations.chunk_budget import ChunkBudget
 from use_cases.conversations.upload_limits import SharedUploadLimits
 from use_cases.evaluation.engine import ProviderRateLimits
-from use_cases.shared.errors import TooMuchInFlight
+from use_cases.shared.errors import RateLimited, TooMuchInFlight
 
 CAP = 1000
 
@@ -192,3 +196,29 @@ def test_a_period_whose_action_failed_is_asked_for_again(backend_url: str) -> No
         scheduler.close()
         if database is not None:
             database.close()
+
+
+@pytest.mark.parametrize("where", ["postgresql", "redis"])
+def test_a_users_chunk_budget_is_one_across_replicas(
+    where: str, request: pytest.FixtureRequest
+) -> None:
+    """Two replicas' budgets of 10 chunks a minute over one store: the user's files spend one
+    bucket between them; another user's is their own."""
+    replicas: list[PgTokenBuckets | RedisTokenBuckets] = []
+    for _ in range(2):
+        if where == "postgresql":
+            db = PgDatabase(str(request.getfixturevalue("pg_url")), max_size=2)
+            request.addfinalizer(db.close)
+            replicas.append(PgTokenBuckets(db))
+        else:
+            shared = RedisTokenBuckets(str(request.getfixturevalue("redis_url")))
+            request.addfinalizer(shared.close)
+            replicas.append(shared)
+    user = f"ann-{uuid.uuid4().hex}"  # a bucket of its own in the shared store
+    a, b = (ChunkBudget(buckets, per_minute=10) for buckets in replicas)
+    a.spend(user, "a.md", 6)
+    with pytest.raises(RateLimited, match="CHAT_FILE_USER_CHUNKS_PER_MINUTE") as refused:
+        b.spend(user, "b.md", 6)  # 4 left: 2 more take 12 s
+    assert 10 <= (refused.value.retry_after_s or 0) <= 12
+    b.spend(user, "c.md", 4)  # the refusal took nothing
+    b.spend(f"bob-{uuid.uuid4().hex}", "d.md", 10)

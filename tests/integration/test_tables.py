@@ -17,8 +17,8 @@ import sqlean as sqlite3
 import services.tables.loader as loader_module
 from services.postgres import PgDatabase
 from services.tables.loader import TableLoader, sanitise_column_names, validate_table_name
-from tests import office_files
-from use_cases.shared.errors import InvalidRequest, UnsupportedDocument
+from tests import hostile_inputs, office_files
+from use_cases.shared.errors import InputTooCostly, InvalidRequest, UnsupportedDocument
 
 Loader = TableLoader
 
@@ -550,3 +550,43 @@ def test_a_refused_workbook_writes_no_table(loader: Loader, tmp_path: Path) -> N
     with pytest.raises(InvalidRequest, match=r"sales\.xlsx is password-protected"):
         loader.load_workbook(locked)
     assert loader.list_tables() == before
+
+
+def test_a_far_cell_or_repeated_blanks_do_not_widen_a_sheets_table(
+    loader: Loader, tmp_path: Path
+) -> None:
+    """One number in column XFD, blank cells repeated to it in an .ods: four columns each, the
+    ones holding values (the sheet's farthest cell once made 16,384, past the column limit)."""
+    far = tmp_path / "far.xlsx"
+    far.write_bytes(hostile_inputs.far_cell_xlsx())
+    (readings,) = loader.load_workbook(far)
+    assert [c.name for c in readings.columns] == ["a", "b", "c", "xfd"]
+    assert readings.row_count == 5
+    gaps = tmp_path / "gaps.ods"
+    gaps.write_bytes(hostile_inputs.blank_repeat_ods(gap_rows=1_000))
+    (gapped,) = loader.load_workbook(gaps)
+    assert [c.name for c in gapped.columns] == ["a", "b", "c", "xfd"]
+    assert gapped.row_count == 5
+
+
+def test_a_workbook_past_the_cell_budget_writes_no_table(
+    database: Database, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from services.budgets import BUDGET
+
+    small = replace(BUDGET, max_workbook_cells=100)
+    target: Path | PgDatabase = (
+        database.path if database.url is None else PgDatabase(database.url, max_size=2)
+    )
+    try:
+        loader = TableLoader(target, small)
+        book = tmp_path / "filled.ods"
+        book.write_bytes(hostile_inputs.repeated_value_ods(rows=20, columns=10))
+        with pytest.raises(InputTooCostly, match="MAX_WORKBOOK_CELLS"):
+            loader.load_workbook(book)
+        assert loader.list_tables() == []
+    finally:
+        if isinstance(target, PgDatabase):
+            target.close()

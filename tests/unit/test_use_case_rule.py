@@ -47,6 +47,7 @@ PARTS = {
     "ProviderRateLimits": "the evaluation engine's per-provider limits",
     "UserUploadLimits": "AttachFile's per-user caps on files read at once and bytes in flight",
     "SharedUploadLimits": "the same caps counted in a ledger every replica shares",
+    "ChunkBudget": "AttachFile's per-user budget of chunks embedded a minute",
     "ItemExecutor": "the evaluation engine's runner of one dataset item",
     "BackgroundRuns": "the life cycle evaluation and cleaning runs share (schedule, resume)",
     "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",

@@ -29,6 +29,9 @@ Rules:
   chat are another file: each chat owns its copy.
 - The file is parsed, chunked and embedded as documents are (the knowledge base's loaders,
   chunker and embedder; more than `max_chunks` chunks is 413), before anything is written.
+  Its chunks are charged to the user's budget of chunks embedded per minute before they are
+  embedded (`ChunkBudget`, use_cases/conversations/chunk_budget.py: 429 when the budget
+  does not hold them now, 413 when it never could).
   Then its bytes are written (whole or not at all), then its row and chunks in one
   transaction; if that fails the bytes are removed again. Nothing half-written survives a
   failure: no row without bytes, no bytes without a row (a crash between the two leaves
@@ -50,6 +53,7 @@ from dataclasses import dataclass
 
 from use_cases.chat.manage_chats import chat_not_found
 from use_cases.chat.ports import HistoryStore
+from use_cases.conversations.chunk_budget import ChunkBudget
 from use_cases.conversations.file_ports import ChatFileStore, FileBytes, ImageReader
 from use_cases.conversations.files_domain import (
     ChatFile,
@@ -162,9 +166,11 @@ class AttachFile(_ChatAccess):
         max_chunks: int,
         describe: DescribeImage | None = None,
         limits: UploadLimits | None = None,
+        budget: ChunkBudget | None = None,
     ) -> None:
         super().__init__(history, files)
         self._describe = describe
+        self._budget = budget
         self._limits = limits
         self._storage = storage
         self._loader = loader
@@ -230,6 +236,8 @@ class AttachFile(_ChatAccess):
                 f"{name} makes {len(chunks):,} chunks; an attached file may make at most "
                 f"{self._max_chunks:,} (MAX_DOCUMENT_CHUNKS)."
             )
+        if self._budget is not None:
+            self._budget.check(name, len(chunks))
         return _Prepared(name, data, sha256, parsed.media_type, chunks)
 
     def _store(
@@ -238,6 +246,8 @@ class AttachFile(_ChatAccess):
         chunks = prepared.chunks
         if description is not None and description.text:
             chunks = [FileChunk(0, (), description.text, description.text)]
+        if self._budget is not None:
+            self._budget.spend(request.user_id, prepared.name, len(chunks))
         vectors = self._embed(prepared.name, chunks)
         file = ChatFile(
             id=uuid.uuid4().hex,

@@ -23,6 +23,7 @@ AlmanacError
 +-- ServiceBusy               too much queued work; retry later              (503)
 |   +-- JobCancelled          the server stopped during a background job     (503)
 |   +-- TooMuchInFlight       the caller's own work in flight is at its cap  (429)
+|   +-- RateLimited           the caller's own budget per minute is spent    (429)
 +-- UpstreamUnavailable       a provider failed or is unreachable            (503)
     +-- UpstreamTimeout       a provider did not answer in time              (504)
 """
@@ -175,6 +176,13 @@ class TooMuchInFlight(ServiceBusy):
     server is not busy for others, this caller asks again after `retry_after_s`."""
 
     type = "too_much_in_flight"
+
+
+class RateLimited(ServiceBusy):
+    """The caller has spent a per-minute budget of their own (the detail names its setting):
+    the server is not busy for others, this caller asks again after `retry_after_s`."""
+
+    type = "rate_limited"
 
 
 class UpstreamUnavailable(AlmanacError):

@@ -6,6 +6,7 @@ exported for direct use and tests. The category is not derived here (callers pas
 
 from __future__ import annotations
 
+from services.budgets import InputBudget
 from services.knowledge.loaders.common import extension
 from services.knowledge.loaders.docx import DOCX_EXTENSIONS, DocxLoader
 from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
@@ -31,7 +32,7 @@ from use_cases.shared.errors import UnsupportedDocument
 #: them and leaves no stale chunks behind. What each version changed: docs/notes/history.md.
 #: `tests/unit/test_loaders_version.py` fails when the loaders' text of its reference
 #: documents changes and this number does not.
-LOADERS_VERSION = 17
+LOADERS_VERSION = 18
 
 #: The extensions of the built-in loaders (the file-types table of docs/guide.md lists them);
 #: a `FileLoader` reads these and those of the installed plugins (`FileLoader.extensions`).
@@ -71,11 +72,12 @@ class FileLoader:
     Raises `UnsupportedDocument` (listing the supported types) for any other extension, for
     a legacy Office file (naming the format to save it in) and for binary content under a
     text extension (the bytes decide, not the name), and `InvalidDocument` for empty,
-    whitespace-only, corrupt or text-less files.
+    whitespace-only, corrupt or text-less files. `ocr` and `budget` are the settings' OCR
+    options and input budget (services/budgets.py), handed to the built-ins that take them.
     """
 
-    def __init__(self, ocr: OcrOptions | None = None) -> None:
-        self.registered: tuple[RegisteredLoader, ...] = tuple(registered_loaders(ocr))
+    def __init__(self, ocr: OcrOptions | None = None, budget: InputBudget | None = None) -> None:
+        self.registered: tuple[RegisteredLoader, ...] = tuple(registered_loaders(ocr, budget))
         self._by_extension: dict[str, DocumentLoader] = {
             ext: entry.loader for entry in self.registered for ext in entry.extensions
         }

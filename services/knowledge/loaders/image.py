@@ -136,10 +136,7 @@ def _measure(name: str, data: bytes, budget: InputBudget, ocr: OcrOptions) -> An
         )
     if frames > ocr.max_pages:
         image.close()
-        raise InputTooCostly(
-            f"{name} has {frames:,} pages; OCR reads at most {ocr.max_pages:,} "
-            "(OCR_MAX_PAGES): refused."
-        )
+        raise InputTooCostly(ocr.too_many_pages(name, frames, "pages"))
     return image
 
 

@@ -27,9 +27,10 @@ Rules:
   with its pages. Each `tesseract` runs with one thread (`OMP_THREAD_LIMIT=1`) under the
   parse's CPU and memory limits (a child process inherits them) and a time-out of its own,
   and `OcrOptions.workers` pages are read at once (`read_pages`: one per core), the next
-  page rendered while they run. A page goes to `tesseract` as an uncompressed PGM file,
-  which it reads as it reads the PNG pytesseract writes by default (the same words), for
-  a tenth of a CPU second less a page.
+  page rendered while they run; one worker (a chat attachment's) reads them one after
+  another in the loader's own thread, one page's pixels held at a time. A page goes to
+  `tesseract` as an uncompressed PGM file, which it reads as it reads the PNG pytesseract
+  writes by default (the same words), for a tenth of a CPU second less a page.
 """
 
 from __future__ import annotations
@@ -89,8 +90,21 @@ class OcrOptions:
     #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames); more is
     #: `InputTooCostly` (413).
     max_pages: int = BUDGET.max_ocr_pages
-    #: Pages read at once, one single-threaded `tesseract` each (one per core).
+    #: Pages read at once, one single-threaded `tesseract` each (one per core); 1 reads them
+    #: one after another in the loader's own thread.
     workers: int = 2
+    #: The setting `max_pages` comes from, and what to do instead of sending such a document,
+    #: both said when one has more pages to read (a chat attachment's are its own).
+    max_pages_setting: str = "OCR_MAX_PAGES"
+    over_pages_advice: str = ""
+
+    def too_many_pages(self, name: str, pages: int, what: str = "scanned pages") -> str:
+        """The refusal of a document with `pages` pages to read, more than `max_pages`."""
+        advice = f" {self.over_pages_advice}" if self.over_pages_advice else ""
+        return (
+            f"{name} has {pages:,} {what}; OCR reads at most {self.max_pages:,} "
+            f"({self.max_pages_setting}): refused.{advice}"
+        )
 
 
 def tesseract_available() -> bool:
@@ -118,11 +132,17 @@ def read_pages(name: str, images: Iterable[Any], options: OcrOptions) -> list[li
     """`read_lines` of each image, in order, `options.workers` at once. An image is drawn
     from `images` (rendered) while the workers read the pages before it, at most one page
     waiting for a worker, so `workers` + 2 pages' pixels are held at most; the parse child
-    hears of each page from this thread."""
+    hears of each page from this thread. One worker reads the pages in this thread, one page's
+    pixels held at a time."""
     require_tesseract(name)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # set here, before the workers read it
     read: list[list[OcrLine]] = []
-    with ThreadPoolExecutor(max(1, options.workers)) as pool:
+    if options.workers <= 1:  # one page at a time, in this thread: no thread's memory arena
+        for image in images:
+            allow_another_step()
+            read.append(_read(name, image, options))
+        return read
+    with ThreadPoolExecutor(options.workers) as pool:
         running: deque[Future[list[OcrLine]]] = deque()
         for image in images:
             allow_another_step()

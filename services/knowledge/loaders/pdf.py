@@ -210,10 +210,7 @@ class PdfLoader:
                 require_tesseract(name)
             return []
         if len(scans) > self._ocr.max_pages:
-            raise InputTooCostly(
-                f"{name} has {len(scans):,} scanned pages; OCR reads at most "
-                f"{self._ocr.max_pages:,} (OCR_MAX_PAGES): refused."
-            )
+            raise InputTooCostly(self._ocr.too_many_pages(name, len(scans)))
         document = pdfium.PdfDocument(data)
         try:
             sizes = [_page_size(document, index) for index in scans]

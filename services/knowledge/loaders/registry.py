@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from typing import Any
 
 from loguru import logger
 
+from services.budgets import InputBudget
 from services.knowledge.loaders.ocr import OcrOptions
 from use_cases.knowledge.ports import DocumentLoader
 
@@ -65,21 +67,29 @@ class RegisteredLoader:
     loader: DocumentLoader
 
 
-def builtin_loaders(ocr: OcrOptions | None = None) -> list[RegisteredLoader]:
-    """The built-ins; those that read scans (`reads_scans`) with `ocr`'s options."""
+def builtin_loaders(
+    ocr: OcrOptions | None = None, budget: InputBudget | None = None
+) -> list[RegisteredLoader]:
+    """The built-ins; those that read scans (`reads_scans`) with `ocr`'s options, those that
+    take a budget with `budget` (the settings' limits; else `BUDGET`)."""
     found = []
     for name, target in BUILTIN_LOADERS:
         factory = _resolve(target)
+        options: dict[str, Any] = {}
         if ocr is not None and getattr(factory, "reads_scans", False):
-            factory = partial(factory, ocr=ocr)
-        found.append(_registered(name, "almanac", factory))
+            options["ocr"] = ocr
+        if budget is not None and "budget" in inspect.signature(factory).parameters:
+            options["budget"] = budget
+        found.append(_registered(name, "almanac", partial(factory, **options)))
     return found
 
 
-def registered_loaders(ocr: OcrOptions | None = None) -> list[RegisteredLoader]:
+def registered_loaders(
+    ocr: OcrOptions | None = None, budget: InputBudget | None = None
+) -> list[RegisteredLoader]:
     """The built-ins, then every usable plugin of `ENTRY_POINT_GROUP`, each with the
     extensions it was given (the module docstring says which)."""
-    found = builtin_loaders(ocr)
+    found = builtin_loaders(ocr, budget)
     claimed = {ext for entry in found for ext in entry.extensions}
     for point in _entry_points():
         origin = point.dist.name if point.dist is not None else "unknown"
