@@ -71,6 +71,7 @@ from backend.config import Settings
 from backend.exposure import check_bind, log_auth_status
 from backend.extras import check_extras
 from backend.logging import configure_logging
+from backend.memory import trim_periodically
 from backend.stores import storage_label
 from services.clock import SystemClock
 
@@ -186,13 +187,15 @@ def create_app(
         await _sweep_once(built)
         logger.info("Almanac {} ready ({})", __version__, storage_label(settings))
         sweeper = asyncio.create_task(_sweep_abandoned_turns(built))
+        trimmer = asyncio.create_task(trim_periodically())  # backend/memory.py
         try:
             async with serving_mcp(app, built):  # `/mcp`: backend/api/mcp_server/http.py
                 yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, trimmer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Unfinished runs stay `running` and resume (another replica, or the next start).
             if owned:
                 built.close()  # the job worker first: its runs stop, their jobs are handed back
