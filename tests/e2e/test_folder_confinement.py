@@ -19,7 +19,7 @@ from services.sources.folder import FolderReader
 from tests.conftest import FixedClock, asgi_client, issue_key, make_settings
 from tests.e2e.test_sources import _finished
 from use_cases.knowledge.ingest import IngestRequest
-from use_cases.sources.ports import ItemRefused
+from use_cases.sources.ports import ItemRefused, SourceEvent
 
 #: A line no document inside the shares holds: found by a search only if the link was read.
 SECRET = "zebrafinch quillwort nightjar: the vault code is 4417"
@@ -119,7 +119,7 @@ def test_a_link_swapped_in_after_the_listing_is_refused_when_it_is_read(tmp_path
     # file becomes a link out of the folder between that check and its read.
     original = reader._fetch
 
-    def swapped_then_fetched(key: str, path: Path, version: str) -> object:
+    def swapped_then_fetched(key: str, path: Path, version: str) -> SourceEvent:
         path.unlink()
         path.symlink_to(secret)
         return original(key, path, version)
