@@ -5,16 +5,11 @@
 
 Starts `almanac serve` (auth off, a fresh data directory with the sample) and sends each
 input of the hostile corpus (`tests/hostile_inputs.py`: decompression bombs, malformed and
-<<<<<<< HEAD
-broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, share
-pages with unclosed scripts, nested cookies; and one big legitimate list) to every route
-that reads it; then syncs a folder source holding a link to a file outside it (its row's
-code is the sync's summary: `0 added ... 1 failed` when the link is refused); then imports one
-=======
 broken ZIPs, deeply nested JSON, fan-out, deep and metadata-bomb PDFs, YAML aliases, sparse
 workbooks (a cell at XFD1, an .ods's repeated blanks), share pages with unclosed scripts,
-nested cookies; and one big legitimate list) to every route that reads it; then imports one
->>>>>>> fix/workbooks
+nested cookies; and one big legitimate list) to every route that reads it; then syncs a
+folder source holding a link to a file outside it (its row's code is the sync's summary:
+`0 added ... 1 failed` when the link is refused); then imports one
 long chat and reads its messages; then request heads, sent with no key before any route
 reads them (a 64 MiB header line; `--header-connections` connections each sending
 `--header-mib` MiB of a header that never ends, held open while `/health` is timed from
