@@ -389,7 +389,7 @@ class BoundedH11Protocol(H11Protocol):
             self.transport.write_eof()
         self._linger = self.loop.call_later(LINGER_S, self.transport.close)
         self._settle()
-        if status != 503:  # a cap's refusals come in bursts: the count is in /metrics' load
+        if status != 503:  # a cap's refusals come in bursts: not logged one by one
             self.logger.info("Refused a request head from %s: %s %s", self._who(), status, text)
 
     def _who(self) -> str:
