@@ -20,6 +20,7 @@ from backend.api.compression import install_compression
 from backend.api.deps import admin_caller, current_caller
 from backend.api.docs_pages import install_docs
 from backend.api.errors import UnhandledErrorMiddleware, install_error_handlers
+from backend.api.key_before_body import KeyBeforeBodyMiddleware
 from backend.api.limits import BodySizeLimitMiddleware, BodyTimeoutMiddleware
 from backend.api.mcp_server.http import router as mcp_router
 from backend.api.mcp_server.http import serving_mcp
@@ -229,6 +230,11 @@ def create_app(
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the log line and request id wrap everything.
     app.add_middleware(UnhandledErrorMiddleware)
+    # Inside the size limit (a declared oversize body is 413 whoever sends it), before any
+    # body is read: a request without a usable key never holds its connection for its body.
+    app.add_middleware(
+        KeyBeforeBodyMiddleware, protected=protected_routes(settings.server.compat_routes)
+    )
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     app.add_middleware(BodyTimeoutMiddleware, settings=settings)
     # Inside CORS: a listed origin's browser may read the refusal.
@@ -265,6 +271,15 @@ def route_table(*, compat: bool) -> tuple[BaseRoute, ...]:
     for router in protected:
         table.include_router(router, dependencies=[Depends(current_caller)])
     return tuple(table.routes)
+
+
+def protected_routes(compat: bool) -> tuple[BaseRoute, ...]:
+    """The routes of `route_table` that depend on `current_caller` (all but the public
+    routers' routes, which come first)."""
+    public = APIRouter()
+    for router in PUBLIC_ROUTERS:
+        public.include_router(router)
+    return route_table(compat=compat)[len(public.routes) :]
 
 
 #: The OpenAPI description of each route table, by COMPAT_ROUTES (`install_openapi`'s

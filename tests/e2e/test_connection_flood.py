@@ -273,3 +273,39 @@ def test_a_full_cap_sheds_new_then_idle_then_authenticated_and_refuses_only_when
 
         release.set()
         assert [_status(sock) for sock in busy] == [200] * 6
+
+
+def _slow_post(port: int, source: str, headers: str = "") -> socket.socket:
+    """A `POST /chat` whose head is whole but whose body has sent 10 of its 1,000 bytes and
+    then stops."""
+    sock = _connect(port, source)
+    head = (
+        "POST /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: 1000\r\n{headers}\r\n"
+    )
+    sock.sendall(head.encode() + b'{"message"')
+    return sock
+
+
+@pytest.mark.parametrize("credential", ["", "Authorization: Bearer alm_made_up\r\n"])
+def test_a_request_without_a_usable_key_is_refused_before_its_body_arrives(
+    keyed_server: tuple[int, str], credential: str
+) -> None:
+    """A body that stops arriving kept its connection "in progress" until the body timeout
+    (60 s), out of reach of the caps' shedding: a flood of such keyless requests filled the
+    caps again. The key is checked first (backend/api/key_before_body.py): 401 at once, the
+    body never read; a request with a valid key waits for its body as before."""
+    port, key = keyed_server
+    refused = _slow_post(port, "127.0.0.2", credential)
+    waiting = _slow_post(port, "127.0.0.3", key)
+    try:
+        answer = _whole_answer(refused)
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+        assert b'www-authenticate: bearer realm="almanac"' in answer.lower()
+        ready, _, _ = select.select([waiting], [], [], 1.0)
+        assert ready == []  # the keyed request is still reading its body, unanswered
+        waiting.sendall(b': "hi"}' + b" " * (1000 - len(b'{"message": "hi"}')))
+        assert _status(waiting) == 200
+    finally:
+        refused.close()
+        waiting.close()
