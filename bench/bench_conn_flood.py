@@ -103,7 +103,7 @@ def flood(
     counts["held at first"] = len(selector.get_map())
     while not stop.is_set():
         for key, _ in selector.select(timeout=0.2):
-            sock: socket.socket = key.fileobj  # type: ignore[assignment]
+            sock: socket.socket = key.fileobj  # type: ignore[assignment]  # only sockets are registered
             try:
                 data = sock.recv(4096)
             except BlockingIOError:
@@ -125,7 +125,7 @@ def flood(
             counts["opened" if _open(selector, port, key.data) else "open failed"] += 1
     counts["held at the end"] = len(selector.get_map())
     for key in list(selector.get_map().values()):
-        key.fileobj.close()  # type: ignore[union-attr]
+        key.fileobj.close()  # type: ignore[union-attr]  # a socket, as registered
     out.put(dict(counts))
 
 
