@@ -15,8 +15,9 @@ Rules:
 - Neither a key (`Authorization: Bearer`, `X-API-Key`) nor the web app's session cookie:
   the request is answered 401 at once. A key that does not authenticate (unknown, revoked) is
   answered 401 at once too, with its reason. Either way the body is never read, the answer
-  is the same 401 the dependency gives, and the connection is closed after it. Everything else (a valid key, a session
-  cookie) goes on to the route, whose dependency authenticates it as before.
+  is the same 401 the dependency gives, and the connection is closed after it. Everything
+  else (a valid key, a session cookie) goes on to the route, whose dependency authenticates
+  it as before.
 - A key is looked up the same way the dependency looks it up (`Authenticate.execute`: a hash
   and one indexed read, no write), so a request with a body and a valid key is looked up
   twice.
