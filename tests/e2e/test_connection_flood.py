@@ -302,8 +302,10 @@ def test_a_request_without_a_usable_key_is_refused_before_its_body_arrives(
         answer = _whole_answer(refused)
         assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
         assert b'www-authenticate: bearer realm="almanac"' in answer.lower()
-        ready, _, _ = select.select([waiting], [], [], 1.0)
-        assert ready == []  # the keyed request is still reading its body, unanswered
+        waiting.settimeout(1.0)
+        with pytest.raises(TimeoutError):  # the keyed request still reads its body, unanswered
+            waiting.recv(1, socket.MSG_PEEK)
+        waiting.settimeout(SAFETY_NET_S)
         waiting.sendall(b': "hi"}' + b" " * (1000 - len(b'{"message": "hi"}')))
         assert _status(waiting) == 200
     finally:

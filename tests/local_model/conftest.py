@@ -57,6 +57,10 @@ def settings_for(data_dir: Path, server: LocalModelServer) -> object:
         openai_base_url=server.base_url,
         openai_api_key="local",
         default_model=f"openai:{MODEL_NAME}",
+        # A safety net, not a measure of speed: beside the whole suite (CI) the one-thread
+        # server shares two cores with three test workers, and an advice's JSON took over
+        # the default 60 s a turn there.
+        agent_timeout=600,
     )
 
 
