@@ -59,8 +59,9 @@ def settings_for(data_dir: Path, server: LocalModelServer) -> object:
         default_model=f"openai:{MODEL_NAME}",
         # A safety net, not a measure of speed: beside the whole suite (CI) the one-thread
         # server shares two cores with three test workers, and an advice's JSON took over
-        # the default 60 s a turn there.
+        # the default 60 s a turn and 30 s a model request there.
         agent_timeout=600,
+        provider_timeout=600,
     )
 
 
