@@ -172,7 +172,10 @@ async def test_streamed_advice_ends_with_a_validated_advice(client: httpx.AsyncC
         if line.startswith("data:")
     )
     final = json.loads(data)
-    assert final["model_identifier"] == MODEL and final["fallback"] is False, final["reasoning"]
+    assert final["model_identifier"] == MODEL and final["fallback"] is False, (
+        final["reasoning"],
+        final["main_advice"],
+    )
 
 
 async def test_a_conversation_is_summarised_by_the_model(client: httpx.AsyncClient) -> None:
