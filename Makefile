@@ -68,11 +68,14 @@ TEST_WORKERS ?= $(shell python3 -c 'import os; print(min(len(os.sched_getaffinit
 #: - answers (`make check-answers`): the answer-quality floors only (every corpus's dev split,
 #:   the handbook's, the README's and guide's evaluations and docs ingest, tests marked
 #:   `answers`: ~10 minutes of CPU; only answering, retrieval or ingestion moves them);
-#: - all (CI, .ci/run): everything, the real-model tests (`local_model`) included, in one
-#:   session, so collection, the sample and the PostgreSQL server are built once.
+#: - all (CI, .ci/run): everything: first all but the real-model tests in parallel, then the
+#:   real-model tests (`local_model`) alone, one at a time, as `make test-local-model` runs
+#:   them. Beside the parallel workers the one small model server shared two cores with three
+#:   workers: its turns took minutes and, with its prompt cache left by whichever test ran
+#:   before, its greedy output varied from run to run. Alone, it is the same every run.
 SUITE ?= quick
 ifeq ($(SUITE),all)
-TEST_MARKS :=
+TEST_MARKS := not local_model
 TEST_NEEDS := lint local-model-build
 else ifeq ($(SUITE),answers)
 TEST_MARKS := answers
@@ -86,6 +89,9 @@ endif
 
 test: $(TEST_NEEDS)  ## Lint, then the tests but the answer floors and the real model (SUITE=all: every test, as CI runs them; in parallel: a worker per core and one more)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "$(TEST_MARKS)"
+ifeq ($(SUITE),all)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -p no:xdist -m local_model tests/local_model
+endif
 
 check-answers:  ## The answer-quality floors alone (SUITE=answers): every corpus's dev split, the handbook's, the README's and guide's evaluations
 	@$(MAKE) --no-print-directory test SUITE=answers

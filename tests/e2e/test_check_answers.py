@@ -1,8 +1,9 @@
 """`make test` is the inner loop; the answer-quality floors (tests marked `answers`) run as
-`make check-answers`; CI runs every test in one session (`make test SUITE=all`: the floors and
-the real-model tests too), so nothing that guards answers is dropped and the suite is collected,
-and its sample built, once; the deep fuzzing run is `make fuzz`, which CI leaves out (every
-run fuzzes each operation a little)."""
+`make check-answers`; CI runs every test (`make test SUITE=all`): the floors in the parallel
+session with the rest, then the real-model tests alone, one at a time (their greedy output then
+does not depend on what shares the model server), so nothing that guards answers is dropped;
+the deep fuzzing run is `make fuzz`, which CI leaves out (every run fuzzes each operation a
+little)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _suite(name: str) -> str:
         text=True,
         check=True,
     ).stdout
-    found = re.findall(r"-m pytest .* -m \"([^\"]*)\"", dry_run)
+    found = re.findall(r"-m pytest -n .* -m \"([^\"]*)\"", dry_run)
     assert len(found) == 1, dry_run
     return found[0]
 
@@ -56,8 +57,8 @@ def test_make_test_leaves_out_the_answer_floors_and_check_answers_runs_only_them
     assert "SUITE=answers" in _recipe("check-answers")
 
 
-def test_ci_runs_every_test_in_one_session_after_the_model_servers_build() -> None:
-    assert _suite("all") == ""  # no marker left out
+def test_ci_runs_every_test_the_real_model_ones_last_and_alone() -> None:
+    assert _suite("all") == "not local_model"  # in parallel: everything else
     dry_run = subprocess.run(
         ["make", "-n", "--no-print-directory", "test", "SUITE=all"],
         cwd=PROJECT_ROOT,
@@ -65,7 +66,9 @@ def test_ci_runs_every_test_in_one_session_after_the_model_servers_build() -> No
         text=True,
         check=True,
     ).stdout
-    assert dry_run.count("-m pytest") == 1
+    runs = [line for line in dry_run.splitlines() if "-m pytest" in line]
+    assert len(runs) == 2, dry_run
+    assert "-p no:xdist" in runs[1] and "-m local_model" in runs[1]  # after, one at a time
     assert dry_run.index("tools/local_model.py build") < dry_run.index("-m pytest")
     assert "lint-imports" in dry_run
     assert dry_run.index("bin/mypy") < dry_run.index("-m pytest")  # the type checker, first
