@@ -107,8 +107,26 @@ def _print_report(report: AnswerReport) -> None:
             _pct(summary.cited),
         )
     console.print(table)
+    labels = Table("confidence", "answered", "share", "right", "precision")
+    for phrase, label in report.by_label.items():
+        labels.add_row(
+            phrase,
+            str(label.answered),
+            _pct(label.share),
+            str(label.correct),
+            _pct(label.precision),
+        )
+    console.print(labels)
     for failure in report.failures:
         _print_failure(failure)
+
+
+def _label_cell(report: AnswerReport, phrase: str) -> str:
+    """ "right/answered (share of the answered)" at one confidence phrase."""
+    label = report.by_label.get(phrase)
+    if label is None or not label.answered:
+        return "-"
+    return f"{label.correct}/{label.answered} ({_pct(label.share)})"
 
 
 def _print_failure(result: CaseResult) -> None:
@@ -288,6 +306,8 @@ def _print_corpora(reports: Mapping[str, AnswerReport]) -> None:
         "refusal acc.",
         "AUROC",
         "ECE",
+        "very high",
+        "high",
         "p50 ms",
         "p95 ms",
         title="Answers per corpus",
@@ -302,6 +322,8 @@ def _print_corpora(reports: Mapping[str, AnswerReport]) -> None:
             _pct(report.refusal_accuracy),
             _figure(report.auroc),
             _figure(report.ece),
+            _label_cell(report, "very high"),
+            _label_cell(report, "high"),
             str(report.latency_p50_ms),
             str(report.latency_p95_ms),
         )

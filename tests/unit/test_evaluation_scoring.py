@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from use_cases.chat.chat_turns import ChatResult
@@ -100,6 +102,23 @@ def test_summary_counts_citations_only_over_answered_document_cases() -> None:
     assert report.refusal_accuracy == pytest.approx(1 / 3, abs=1e-3)
     assert [r.id for r in report.failures] == ["b", "c"]
     assert report.by_kind["kb"].cases == 2
+
+
+def test_each_confidence_phrase_reports_its_share_of_answers_and_how_many_were_right() -> None:
+    cases = [AnswerCase(str(i), "q", "kb", ("5 minutes",)) for i in range(5)]
+    answers = ["5 minutes", "5 minutes", "9 days", "5 minutes", NOT_FOUND_ANSWER]
+    confidences = [0.93, 0.85, 0.81, 0.65, 0.1]
+    results = [
+        replace(score_case(case, _result(answer)), confidence=confidence)
+        for case, answer, confidence in zip(cases, answers, confidences, strict=True)
+    ]
+    labels = summarise("test", "m", results).by_label
+    assert list(labels) == ["very low", "low", "moderate", "high", "very high"]
+    very_high = labels["very high"]  # the refusal is not an answer at any level
+    assert (very_high.answered, very_high.correct) == (3, 2)
+    assert very_high.share == 0.75 and very_high.precision == pytest.approx(2 / 3, abs=1e-3)
+    assert (labels["high"].answered, labels["high"].precision) == (1, 1.0)
+    assert labels["very low"].answered == 0 and labels["very low"].precision is None
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from use_cases.chat.citations import CITATION_MARKER, TABLE_CITATION_MARKER
 from use_cases.chat.domain import Source
 from use_cases.chat.manage_chats import ManageChats
 from use_cases.chat.prompts import NOT_FOUND_ANSWER
+from use_cases.confidence.estimator import DEFAULT_PHRASES, PHRASES
 from use_cases.evaluation.domain import KINDS, EvalCase, parse_dataset
 from use_cases.shared.errors import AlmanacError, InvalidRequest
 
@@ -167,6 +168,34 @@ class KindSummary:
 
 
 @dataclass(frozen=True)
+class LabelSummary:
+    """The answered (not refused) cases shown with one confidence phrase: how many, their share
+    of the answered cases, and how many of them were right (`precision`: right / answered)."""
+
+    answered: int
+    correct: int
+    share: float | None
+    precision: float | None
+
+
+def by_label(results: Sequence[CaseResult]) -> dict[str, LabelSummary]:
+    """Each phrase, "very low" to "very high", with the answered cases it labels (phrases that
+    label none included: a report says "none" rather than leaving a level out)."""
+    answered = [r for r in results if not r.refused and r.confidence is not None]
+    summaries = {}
+    for phrase in PHRASES:
+        items = [r for r in answered if DEFAULT_PHRASES.phrase_for(r.confidence or 0.0) == phrase]
+        right = sum(r.correct for r in items)
+        summaries[phrase] = LabelSummary(
+            answered=len(items),
+            correct=right,
+            share=_rate(len(items), len(answered)),
+            precision=_rate(right, len(items)),
+        )
+    return summaries
+
+
+@dataclass(frozen=True)
 class AnswerReport:
     """Aggregates of one evaluation. `cited` is over answered cases that name a document
     source (kb and recency); `refusal_accuracy` is over all cases."""
@@ -187,6 +216,8 @@ class AnswerReport:
     auroc: float | None = None
     #: Expected calibration error of the confidence over every case that reports one.
     ece: float | None = None
+    #: Per confidence phrase (the default thresholds), the answered cases shown with it.
+    by_label: dict[str, LabelSummary] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[CaseResult]:
@@ -241,6 +272,7 @@ def summarise(split: str, model: str, results: Sequence[CaseResult]) -> AnswerRe
         ece=stats.expected_calibration_error(
             [(r.confidence, r.correct) for r in results if r.confidence is not None]
         ),
+        by_label=by_label(results),
     )
 
 
