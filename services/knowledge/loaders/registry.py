@@ -102,6 +102,23 @@ BUILTIN_LOADERS: tuple[Builtin, ...] = (
         "workbooks: each sheet a table for the SQL tool, and a searchable description of it",
     ),
     Builtin(
+        "eml",
+        "services.knowledge.loaders.mail:EmlLoader",
+        "e-mail messages: the subject as title, the date as `updated`, sender and recipients, "
+        "the body, and each readable attachment as sections of its own",
+    ),
+    Builtin(
+        "mbox",
+        "services.knowledge.loaders.mail:MboxLoader",
+        "mailboxes (Thunderbird, mutt, Google Takeout exports): each message read as an `.eml` is",
+    ),
+    Builtin(
+        "zip",
+        "services.knowledge.loaders.archive:ZipLoader",
+        "zip archives: each member read as its own type, its sections headed "
+        "`archive.zip/member/path`; archives nested one level",
+    ),
+    Builtin(
         "image",
         "services.knowledge.loaders.image:ImageLoader",
         "images of text, by OCR (Tesseract)",
