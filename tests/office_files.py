@@ -34,10 +34,11 @@ _WRITERS = {"odt": "libswlo.so", "rtf": "libswlo.so", "epub": "libswlo.so", "odp
 
 def libreoffice(data: bytes, name: str, to: str, tmp_path: Path) -> bytes:
     """The file `name` (`data`) opened and saved as `to` ("xlsx", "ods", "odt", "odp", "rtf",
-    "epub") by LibreOffice, headless, with a profile of its own (a LibreOffice another
+    "epub:EPUB") by LibreOffice, headless, with a profile of its own (a LibreOffice another
     process runs is left alone). Skips where the component that writes `to` is missing."""
     program = Path(require_libreoffice()).resolve().parent
-    if to in _WRITERS and not (program / _WRITERS[to]).exists():
+    suffix = to.partition(":")[0]  # "epub:EPUB": the format, then the filter that writes it
+    if suffix in _WRITERS and not (program / _WRITERS[suffix]).exists():
         pytest.skip(
             "LibreOffice Writer and Impress are not installed: apt-get install "
             "libreoffice-writer-nogui libreoffice-impress-nogui (.ci/run installs them)"
@@ -57,7 +58,7 @@ def libreoffice(data: bytes, name: str, to: str, tmp_path: Path) -> bytes:
         str(source),
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    return (out / f"{source.stem}.{to}").read_bytes()
+    return (out / f"{source.stem}.{suffix}").read_bytes()
 
 
 def require_pandoc() -> str:

@@ -102,6 +102,11 @@ BUILTIN_LOADERS: tuple[Builtin, ...] = (
         "workbooks: each sheet a table for the SQL tool, and a searchable description of it",
     ),
     Builtin(
+        "epub",
+        "services.knowledge.loaders.epub:EpubLoader",
+        "e-books (EPUB 2 and 3): chapters in reading order, each read as HTML is",
+    ),
+    Builtin(
         "eml",
         "services.knowledge.loaders.mail:EmlLoader",
         "e-mail messages: the subject as title, the date as `updated`, sender and recipients, "
