@@ -72,6 +72,8 @@ def pandoc(markdown: str, to: str, tmp_path: Path, *, title: str | None = None) 
     command = [require_pandoc(), "-f", "markdown", "-t", to, "-o", str(tmp_path / f"out.{to}")]
     if title:
         command += ["--metadata", f"title={title}"]
+    if to == "rtf":  # else a fragment, without its `{\rtf1` header
+        command.append("--standalone")
     subprocess.run(command, input=markdown.encode(), check=True, capture_output=True)
     return (tmp_path / f"out.{to}").read_bytes()
 

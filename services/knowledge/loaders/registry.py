@@ -102,6 +102,11 @@ BUILTIN_LOADERS: tuple[Builtin, ...] = (
         "workbooks: each sheet a table for the SQL tool, and a searchable description of it",
     ),
     Builtin(
+        "rtf",
+        "services.knowledge.loaders.rtf:RtfLoader",
+        "Rich Text Format: headings (outline levels) as sections, lists, tables; no footnotes",
+    ),
+    Builtin(
         "epub",
         "services.knowledge.loaders.epub:EpubLoader",
         "e-books (EPUB 2 and 3): chapters in reading order, each read as HTML is",
