@@ -309,3 +309,22 @@ def test_mail_hostile_inputs_are_refused_or_bounded(loader: FileLoader) -> None:
     )
     with pytest.raises(InputTooCostly, match="ARCHIVE_MAX_RATIO"):
         loader.load("bomb.eml", bytes(bomb))
+
+
+def test_an_email_nesting_its_parts_thousands_deep_is_refused_not_a_crash(
+    loader: FileLoader,
+) -> None:
+    depth = 2000
+    opened = b"".join(
+        b'--b%d\nContent-Type: multipart/mixed; boundary="b%d"\n\n' % (n, n + 1)
+        for n in range(depth)
+    )
+    closed = b"".join(b"--b%d--\n" % n for n in range(depth, -1, -1))
+    data = (
+        b'Subject: deep\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b0"\n\n'
+        + opened
+        + b"--b%d\nContent-Type: text/plain\n\nhello\n" % depth
+        + closed
+    )
+    with pytest.raises((InvalidDocument, InputTooCostly), match=r"deep\.eml"):
+        loader.load("deep.eml", data)
