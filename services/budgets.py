@@ -37,6 +37,11 @@ by what it produces, not by what it was given:
 - **Workbooks** (`max_workbook_cells`): the cells of one workbook that hold a value, and
   those of the tables its sheets become, counted as the sheets are read: never the extent a
   sheet claims, a far cell, or repeats of blank cells (services/office/workbooks.py).
+- **Archives and mailboxes** (`max_archive_members`, `max_archive_unpacked`,
+  `max_archive_ratio`): a `.zip`'s or `.epub`'s members, their unpacked bytes together and
+  each one's packing ratio, read from the directory before anything is inflated and counted
+  again while inflating; a nested archive counts with its parent; an e-mail's parts and a
+  mailbox's messages count as members (services/knowledge/loaders/members.py).
 - **OCR** (`max_ocr_pages`): pages without a text layer that one PDF may ask OCR to read.
 - **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
   share page's, a Slack thread's), counted once it is parsed and before anything is stored
@@ -160,6 +165,19 @@ class InputBudget:
     #: other budgets let through imports (a 19 MB export of 562,000 one-line messages does);
     #: it bounds share pages and Slack threads the same way.
     max_chat_messages: int = 500_000
+
+    #: Members of one archive (`.zip`, `.epub`), a nested archive's counted with its
+    #: parent's, and messages of one mailbox (`.mbox`) or parts of one e-mail: each is a
+    #: loader's run. The default of the ARCHIVE_MAX_MEMBERS setting.
+    max_archive_members: int = 1000
+    #: Bytes all members of one archive may unpack to together (a nested archive's
+    #: counted with its parent's), from its directory and again while inflating. The
+    #: default of ARCHIVE_MAX_UNPACKED_MB.
+    max_archive_unpacked: int = 256 * MiB
+    #: Unpacked bytes per packed byte of one archive member (but always `ratio_floor`):
+    #: text packs 3 to 10 times, a zip bomb's members thousands of times. The default of
+    #: ARCHIVE_MAX_RATIO.
+    max_archive_ratio: int = 100
 
     def unpacked_limit(self, compressed: int) -> int:
         """Bytes one member of `compressed` bytes may unpack to."""

@@ -28,9 +28,21 @@ def require_libreoffice() -> str:
     return found
 
 
+#: The LibreOffice library that writes each format the tests convert to, beyond Calc's.
+_WRITERS = {"odt": "libswlo.so", "rtf": "libswlo.so", "epub": "libswlo.so", "odp": "libsdlo.so"}
+
+
 def libreoffice(data: bytes, name: str, to: str, tmp_path: Path) -> bytes:
-    """The file `name` (`data`) opened and saved as `to` ("xlsx", "ods") by LibreOffice,
-    headless, with a profile of its own (a LibreOffice another process runs is left alone)."""
+    """The file `name` (`data`) opened and saved as `to` ("xlsx", "ods", "odt", "odp", "rtf",
+    "epub:EPUB") by LibreOffice, headless, with a profile of its own (a LibreOffice another
+    process runs is left alone). Skips where the component that writes `to` is missing."""
+    program = Path(require_libreoffice()).resolve().parent
+    suffix = to.partition(":")[0]  # "epub:EPUB": the format, then the filter that writes it
+    if suffix in _WRITERS and not (program / _WRITERS[suffix]).exists():
+        pytest.skip(
+            "LibreOffice Writer and Impress are not installed: apt-get install "
+            "libreoffice-writer-nogui libreoffice-impress-nogui (.ci/run installs them)"
+        )
     source = tmp_path / name
     source.write_bytes(data)
     out = tmp_path / f"libreoffice-{to}"
@@ -46,7 +58,7 @@ def libreoffice(data: bytes, name: str, to: str, tmp_path: Path) -> bytes:
         str(source),
     ]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
-    return (out / f"{source.stem}.{to}").read_bytes()
+    return (out / f"{source.stem}.{suffix}").read_bytes()
 
 
 def require_pandoc() -> str:
@@ -60,6 +72,8 @@ def pandoc(markdown: str, to: str, tmp_path: Path, *, title: str | None = None) 
     command = [require_pandoc(), "-f", "markdown", "-t", to, "-o", str(tmp_path / f"out.{to}")]
     if title:
         command += ["--metadata", f"title={title}"]
+    if to == "rtf":  # else a fragment, without its `{\rtf1` header
+        command.append("--standalone")
     subprocess.run(command, input=markdown.encode(), check=True, capture_output=True)
     return (tmp_path / f"out.{to}").read_bytes()
 
@@ -313,3 +327,55 @@ def png_claiming(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
+
+
+#: A page LibreOffice Writer imports as a text document (`libreoffice(..., "odt")`): its
+#: title and author become metadata, the `sdfootnote` anchor and block a real footnote (as
+#: LibreOffice's own HTML export writes them).
+WRITER_HTML = """\
+<html><head><title>Parking</title><meta name="author" content="Facilities"></head><body>
+<h1>Visitors</h1>
+<p>Visitors park in bay 7.<a class="sdfootnoteanc" name="sdfootnote1anc"
+href="#sdfootnote1sym"><sup>1</sup></a></p>
+<ul><li>Sign in at reception</li><li>Wear the badge<ul><li>At all times</li></ul></li></ul>
+<h2>Bicycles</h2>
+<ol><li>Lock it</li><li>Register it</li></ol>
+<table><tr><th>Rack</th><th>Place</th></tr><tr><td>A</td><td>behind B</td></tr></table>
+<pre>check-racks --building B
+check-racks --garage</pre>
+<div id="sdfootnote1"><p class="sdfootnote"><a class="sdfootnotesym" name="sdfootnote1sym"
+href="#sdfootnote1anc">1</a>Bay 3 on weekends.</p></div>
+</body></html>
+"""
+
+_ODF_NAMESPACES = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
+)
+
+
+def odf_by_hand(media_type: str, body: str, meta: str = "") -> bytes:
+    """An OpenDocument package as the specification lays one out (mimetype first, stored;
+    `body` the content of `office:body`, `meta` that of `office:meta`)."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<office:document-content {_ODF_NAMESPACES} office:version="1.3">'
+        f"<office:body>{body}</office:body></office:document-content>"
+    )
+    meta_xml = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<office:document-meta {_ODF_NAMESPACES} office:version="1.3">'
+        f"<office:meta>{meta}</office:meta></office:document-meta>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), media_type, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("content.xml", content)
+        archive.writestr("meta.xml", meta_xml)
+    return buffer.getvalue()

@@ -74,6 +74,11 @@ COMMANDS: tuple[CommandEntry, ...] = (
         "the offline answerer's sentences are prepared after that (answer-ready).",
     ),
     CommandEntry(
+        "formats",
+        f"{_CLI}.formats_commands:formats",
+        "List the file types Almanac reads (docs/guide.md#file-types), plugins' included.",
+    ),
+    CommandEntry(
         "search",
         f"{_CLI}.search_commands:search",
         "Hybrid search of the knowledge base.",

@@ -98,6 +98,30 @@ class DocumentSettings(SettingsGroup):
         "description is parsed within PARSE_CPU_SECONDS, and openpyxl reads 50,000 to "
         "100,000 cells a CPU-second: raise both together.",
     )
+    archive_max_members: int = Field(
+        BUDGET.max_archive_members,
+        ge=1,
+        le=1_000_000,
+        description="Members of one archive (.zip, .epub; a nested archive's counted with its "
+        "parent's), messages of one mailbox (.mbox) and parts of one e-mail (.eml): each is "
+        "read by its own loader. Past it, the file is refused (413 `input_too_costly`).",
+    )
+    archive_max_unpacked_mb: int = Field(
+        BUDGET.max_archive_unpacked // (1024 * 1024),
+        ge=1,
+        le=4096,
+        description="Megabytes all members of one archive (.zip, .epub; nested ones included) "
+        "may unpack to together, read from its directory before anything is inflated and "
+        "counted again while inflating. Past it, 413 `input_too_costly`.",
+    )
+    archive_max_ratio: int = Field(
+        BUDGET.max_archive_ratio,
+        ge=1,
+        le=10_000,
+        description="Unpacked bytes per packed byte of one archive member (text packs 3 to 10 "
+        "times, a zip bomb's members thousands of times; a member of up to 1 MiB always "
+        "passes). Past it, the archive is refused (413 `input_too_costly`).",
+    )
     max_document_chunks: int = Field(
         5000,
         ge=1,

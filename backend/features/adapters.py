@@ -343,7 +343,13 @@ def ocr_options(documents: DocumentSettings) -> OcrOptions:
 
 def input_budget(documents: DocumentSettings) -> InputBudget:
     """The loaders' input budget (services/budgets.py) with the limits the settings set."""
-    return dataclasses.replace(BUDGET, max_workbook_cells=documents.max_workbook_cells)
+    return dataclasses.replace(
+        BUDGET,
+        max_workbook_cells=documents.max_workbook_cells,
+        max_archive_members=documents.archive_max_members,
+        max_archive_unpacked=documents.archive_max_unpacked_mb * 1024 * 1024,
+        max_archive_ratio=documents.archive_max_ratio,
+    )
 
 
 def budgeted_loader(

@@ -105,7 +105,9 @@ def check_parts(name: str, data: bytes, kind: str, budget: InputBudget = BUDGET)
         ) from None
     with archive:
         for part in archive.infolist():
-            if part.filename.lower().endswith(_XML_PARTS):
+            # An empty part (OpenDocument's `Configurations2/accelerator/current.xml`, as
+            # LibreOffice and pandoc write it) holds nothing to parse.
+            if part.filename.lower().endswith(_XML_PARTS) and part.file_size:
                 _check_xml(name, archive, part, budget)
 
 

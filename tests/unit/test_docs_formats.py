@@ -1,6 +1,6 @@
 """The file types the docs name are the ones the loaders read: one table in docs/guide.md
-lists them (checked against `SUPPORTED_EXTENSIONS`), and no other page keeps a list of its
-own, so a new loader needs one doc edit."""
+lists them, made from the loader registry (`formats_table`, checked here row for row), and
+no other page keeps a list of its own, so a new loader is one entry of the registry."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 
 from backend.config import PROJECT_ROOT
 from services.knowledge.loaders import SUPPORTED_EXTENSIONS
+from services.knowledge.loaders.registry import formats_table
 
 GUIDE = PROJECT_ROOT / "docs" / "guide.md"
 MARKER = "<!-- file-types:"
@@ -17,11 +18,15 @@ DESCRIBE_LOADERS = {"history.md", "benchmarks.md", "architecture.md"}
 FORMAT_NAMES = ("Markdown", "HTML", "PDF", "reST", "reStructuredText", "text")
 
 
+def guide_table() -> str:
+    """The guide's file-types table, the marker line left out."""
+    text = GUIDE.read_text(encoding="utf-8")
+    return text[text.index(MARKER) :].split("\n\n")[0].split("\n", 1)[1]
+
+
 def documented_extensions() -> list[str]:
     """The extensions in the first column of the guide's file-types table, in order."""
-    text = GUIDE.read_text(encoding="utf-8")
-    table = text[text.index(MARKER) :].split("\n\n")[0]
-    rows = [line for line in table.splitlines()[3:] if line.startswith("|")]
+    rows = [line for line in guide_table().splitlines()[2:] if line.startswith("|")]
     return [ext for row in rows for ext in re.findall(r"`(\.[\w.]+)`", row.split("|")[1])]
 
 
@@ -29,6 +34,11 @@ def test_the_guides_file_types_table_lists_exactly_the_supported_extensions() ->
     documented = documented_extensions()
     assert len(documented) == len(set(documented)), documented
     assert sorted(documented) == sorted(SUPPORTED_EXTENSIONS)
+
+
+def test_the_guides_file_types_table_is_the_one_the_registry_makes() -> None:
+    """Its rows, words and modules too: `almanac formats --markdown` prints the table."""
+    assert guide_table() == formats_table()
 
 
 def _hand_kept_lists(text: str) -> list[str]:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from services.budgets import InputBudget
 from services.knowledge.loaders.common import extension
-from services.knowledge.loaders.docx import DOCX_EXTENSIONS, DocxLoader
-from services.knowledge.loaders.html import HTML_EXTENSIONS, HtmlLoader
-from services.knowledge.loaders.image import IMAGE_EXTENSIONS, ImageLoader
-from services.knowledge.loaders.markdown import MARKDOWN_EXTENSIONS, MarkdownLoader
+from services.knowledge.loaders.docx import DocxLoader
+from services.knowledge.loaders.html import HtmlLoader
+from services.knowledge.loaders.image import ImageLoader
+from services.knowledge.loaders.markdown import MarkdownLoader
 from services.knowledge.loaders.ocr import OcrOptions
-from services.knowledge.loaders.pdf import PDF_EXTENSIONS, PdfLoader
-from services.knowledge.loaders.plaintext import TEXT_EXTENSIONS, PlainTextLoader
-from services.knowledge.loaders.pptx import PPTX_EXTENSIONS, PptxLoader
+from services.knowledge.loaders.odp import OdpLoader
+from services.knowledge.loaders.odt import OdtLoader
+from services.knowledge.loaders.pdf import PdfLoader
+from services.knowledge.loaders.plaintext import PlainTextLoader
+from services.knowledge.loaders.pptx import PptxLoader
 from services.knowledge.loaders.registry import (
     ENTRY_POINT_GROUP,
     LEGACY_FORMATS,
     RegisteredLoader,
+    builtin_extensions,
     registered_loaders,
 )
-from services.knowledge.loaders.workbook import WORKBOOK_EXTENSIONS, WorkbookLoader
+from services.knowledge.loaders.workbook import WorkbookLoader
 from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import UnsupportedDocument
@@ -34,18 +37,10 @@ from use_cases.shared.errors import UnsupportedDocument
 #: documents changes and this number does not.
 LOADERS_VERSION = 18
 
-#: The extensions of the built-in loaders (the file-types table of docs/guide.md lists them);
-#: a `FileLoader` reads these and those of the installed plugins (`FileLoader.extensions`).
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (
-    *MARKDOWN_EXTENSIONS,
-    *TEXT_EXTENSIONS,
-    *HTML_EXTENSIONS,
-    *PDF_EXTENSIONS,
-    *DOCX_EXTENSIONS,
-    *PPTX_EXTENSIONS,
-    *WORKBOOK_EXTENSIONS,
-    *IMAGE_EXTENSIONS,
-)
+#: The extensions of the built-in loaders, from the registry (`BUILTIN_LOADERS`; the
+#: file-types table of docs/guide.md lists them); a `FileLoader` reads these and those of
+#: the installed plugins (`FileLoader.extensions`).
+SUPPORTED_EXTENSIONS: tuple[str, ...] = builtin_extensions()
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -57,6 +52,8 @@ __all__ = [
     "ImageLoader",
     "MarkdownLoader",
     "OcrOptions",
+    "OdpLoader",
+    "OdtLoader",
     "PdfLoader",
     "PlainTextLoader",
     "PptxLoader",

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
-from typing import Any
+from typing import Any, NamedTuple
 
 from loguru import logger
 
@@ -40,16 +40,99 @@ from use_cases.knowledge.ports import DocumentLoader
 
 ENTRY_POINT_GROUP = "almanac.loaders"
 
-#: The loaders Almanac ships with: (name, "module:attribute"), resolved as entry points are.
-BUILTIN_LOADERS: tuple[tuple[str, str], ...] = (
-    ("markdown", "services.knowledge.loaders.markdown:MarkdownLoader"),
-    ("text", "services.knowledge.loaders.plaintext:PlainTextLoader"),
-    ("html", "services.knowledge.loaders.html:HtmlLoader"),
-    ("pdf", "services.knowledge.loaders.pdf:PdfLoader"),
-    ("docx", "services.knowledge.loaders.docx:DocxLoader"),
-    ("pptx", "services.knowledge.loaders.pptx:PptxLoader"),
-    ("workbook", "services.knowledge.loaders.workbook:WorkbookLoader"),
-    ("image", "services.knowledge.loaders.image:ImageLoader"),
+
+class Builtin(NamedTuple):
+    """A loader Almanac ships with: its name, "module:attribute" (resolved as an entry point
+    is) and what it reads, in the words of docs/guide.md's file-types table."""
+
+    name: str
+    target: str
+    summary: str
+
+
+#: The loaders Almanac ships with, in the order the docs and listings show them. The one
+#: place a built-in format is added: `SUPPORTED_EXTENSIONS`, docs/guide.md's file-types
+#: table (`formats_table`, checked by tests/unit/test_docs_formats.py), `almanac formats`
+#: and the web app's upload dialog (GET /api/documents/types) all come from it.
+BUILTIN_LOADERS: tuple[Builtin, ...] = (
+    Builtin(
+        "markdown",
+        "services.knowledge.loaders.markdown:MarkdownLoader",
+        "Markdown (CommonMark and MyST), with YAML front matter",
+    ),
+    Builtin(
+        "text",
+        "services.knowledge.loaders.plaintext:PlainTextLoader",
+        "plain text and reStructuredText",
+    ),
+    Builtin(
+        "html",
+        "services.knowledge.loaders.html:HtmlLoader",
+        "HTML, its main content without site chrome",
+    ),
+    Builtin(
+        "pdf",
+        "services.knowledge.loaders.pdf:PdfLoader",
+        "PDF, page by page, split at its bookmarks; scanned pages by OCR",
+    ),
+    Builtin(
+        "docx",
+        "services.knowledge.loaders.docx:DocxLoader",
+        "Word: headings as sections, lists, tables as Markdown tables; no footnotes or comments",
+    ),
+    Builtin(
+        "pptx",
+        "services.knowledge.loaders.pptx:PptxLoader",
+        'PowerPoint: a section per slide ("Slide 3: Budget"), tables, speaker notes',
+    ),
+    Builtin(
+        "odt",
+        "services.knowledge.loaders.odt:OdtLoader",
+        "OpenDocument text (LibreOffice Writer): headings as sections, lists, tables, "
+        "footnotes after the section citing them",
+    ),
+    Builtin(
+        "odp",
+        "services.knowledge.loaders.odp:OdpLoader",
+        "OpenDocument presentations (LibreOffice Impress): read as PowerPoint decks are",
+    ),
+    Builtin(
+        "workbook",
+        "services.knowledge.loaders.workbook:WorkbookLoader",
+        "workbooks: each sheet a table for the SQL tool, and a searchable description of it",
+    ),
+    Builtin(
+        "rtf",
+        "services.knowledge.loaders.rtf:RtfLoader",
+        "Rich Text Format: headings (outline levels) as sections, lists, tables; no footnotes",
+    ),
+    Builtin(
+        "epub",
+        "services.knowledge.loaders.epub:EpubLoader",
+        "e-books (EPUB 2 and 3): chapters in reading order, each read as HTML is",
+    ),
+    Builtin(
+        "eml",
+        "services.knowledge.loaders.mail:EmlLoader",
+        "e-mail messages: the subject as title, the date as `updated`, sender and recipients, "
+        "the body, and each readable attachment as sections of its own",
+    ),
+    Builtin(
+        "mbox",
+        "services.knowledge.loaders.mail:MboxLoader",
+        "mailboxes (Thunderbird, mutt, Google Takeout exports): each message read as an `.eml` is",
+    ),
+    Builtin(
+        "zip",
+        "services.knowledge.loaders.archive:ZipLoader",
+        "zip archives: each member read as its own type, its sections headed "
+        "`archive.zip/member/path`; archives nested one level",
+    ),
+    Builtin(
+        "image",
+        "services.knowledge.loaders.image:ImageLoader",
+        "images of text, by OCR (Tesseract)",
+    ),
 )
 
 #: A legacy binary Office extension -> the current format to save the file in.
@@ -73,7 +156,7 @@ def builtin_loaders(
     """The built-ins; those that read scans (`reads_scans`) with `ocr`'s options, those that
     take a budget with `budget` (the settings' limits; else `BUDGET`)."""
     found = []
-    for name, target in BUILTIN_LOADERS:
+    for name, target, _ in BUILTIN_LOADERS:
         factory = _resolve(target)
         options: dict[str, Any] = {}
         if ocr is not None and getattr(factory, "reads_scans", False):
@@ -82,6 +165,23 @@ def builtin_loaders(
             options["budget"] = budget
         found.append(_registered(name, "almanac", partial(factory, **options)))
     return found
+
+
+def builtin_extensions() -> tuple[str, ...]:
+    """The extensions the built-ins read, in `BUILTIN_LOADERS`' order (read from their
+    classes: nothing is built)."""
+    return tuple(ext for _, target, _ in BUILTIN_LOADERS for ext in _declared(target))
+
+
+def formats_table() -> str:
+    """docs/guide.md's file-types table, made from `BUILTIN_LOADERS`: a row a built-in, its
+    extensions, what it reads and its module."""
+    rows = ["| extensions | read as | loader |", "|---|---|---|"]
+    for _, target, summary in BUILTIN_LOADERS:
+        extensions = ", ".join(f"`{ext}`" for ext in _declared(target))
+        module = target.partition(":")[0].replace(".", "/") + ".py"
+        rows.append(f"| {extensions} | {summary} | `{module}` |")
+    return "\n".join(rows)
 
 
 def registered_loaders(
@@ -136,6 +236,11 @@ def _entry_points() -> tuple[metadata.EntryPoint, ...]:
 def _resolve(target: str) -> Callable[..., Any]:
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+def _declared(target: str) -> tuple[str, ...]:
+    """The extensions a built-in's class declares."""
+    return tuple(getattr(_resolve(target), "extensions", ()))
 
 
 def _registered(name: str, origin: str, factory: Callable[[], Any]) -> RegisteredLoader:

@@ -172,10 +172,13 @@ function uploadForm(state) {
   const problem = h("div", { class: "notice error docs-problem", role: "alert", hidden: true });
   let target = null; // the document being replaced
 
+  // The hint names the types the server reads once it has said which (`loadTypes`).
+  const fileField = field("File", fileInput, "Any type the server reads, up to 20 MiB.");
+  const fileHint = fileField.querySelector(".hint");
   const form = h("form", { class: "docs-upload-form" },
     replacing,
     h("div", { class: "docs-upload-fields" },
-      field("File", fileInput, "Markdown, text, HTML or PDF, up to 20 MiB."),
+      fileField,
       field("Category (optional)", categoryInput, "e.g. policies, runbooks"),
       field("Collection", collection, "Who may read it: the default collection is every user's."),
       h("div", { class: "row docs-upload-actions" }, submit, cancelReplace)),
@@ -187,12 +190,14 @@ function uploadForm(state) {
   const self = {
     el: card,
     onDone: async () => {},
-    /** Offer the file types the server's loaders read (GET /api/documents/types). Unknown
-     * (the call failed): any file is offered; the server still refuses another type (415). */
+    /** Offer and name the file types the server's loaders read (GET /api/documents/types).
+     * Unknown (the call failed): any file is offered; the server still refuses another type
+     * (415). */
     async loadTypes() {
       try {
         const { extensions } = await api("GET", "/api/documents/types");
         fileInput.accept = extensions.join(",");
+        fileHint.textContent = `${extensions.join(", ")}; up to 20 MiB.`;
       } catch (error) {
         console.warn(error);
       }
