@@ -22,6 +22,8 @@ bench/bench_outage.py measures longer outages.
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
 import shlex
 import subprocess
 import threading
@@ -69,12 +71,12 @@ class Postgres:
         at = options.index("-D")
         del options[at : at + 2]
         self._options = " ".join(shlex.quote(word) for word in options)
+        self.restarted = False
 
     def _pg_ctl(self, *args: str) -> None:
-        import pwd
-
+        """pg_ctl, as the data directory's owner when run as root (as pgserver does)."""
         owner = pwd.getpwuid(self.pgdata.stat().st_uid).pw_name
-        user = owner if Path("/proc/self").stat().st_uid == 0 and owner != "root" else None
+        user = owner if os.geteuid() == 0 and owner != "root" else None
         subprocess.run(
             [str(self._binary.parent / "pg_ctl"), "-D", str(self.pgdata), *args],
             check=True,
@@ -89,19 +91,27 @@ class Postgres:
     def start(self) -> None:
         log = self.pgdata / "restarted.log"
         self._pg_ctl("-w", "-l", str(log), "-o", self._options, "start")
+        self.restarted = True
+
+    def close(self) -> None:
+        """Stop the server this started (pgserver stops only the one it started)."""
+        if self.restarted:
+            with contextlib.suppress(subprocess.SubprocessError):
+                self.stop()
 
 
 @pytest.fixture
 def outage_cluster(
     tmp_path: Path, private_pg_url: str
 ) -> Iterator[tuple[Cluster, PgBouncer, str, Postgres]]:
-    pgdata = _pgdata(tmp_path)
+    postgres = Postgres(_pgdata(tmp_path))
     with contextlib.ExitStack() as stack:
+        stack.callback(postgres.close)  # the last to go
         pooler = stack.enter_context(pgbouncer_process(private_pg_url))
         stalling = stack.enter_context(fake_openai("--stall-embeddings", STALL_WORD))
         made = Cluster(tmp_path, cluster_env(pooler.url, DATABASE_POOL_TIMEOUT_SECONDS="2"))
         stack.callback(made.close)
-        yield made, pooler, stalling, Postgres(pgdata)
+        yield made, pooler, stalling, postgres
 
 
 def _pgdata(tmp_path: Path) -> Path:
