@@ -5,8 +5,9 @@ Stores that hold the jobs:
   table in `app.db`, so a job survives a restart and runs again at the next start; on
   PostgreSQL a table shared by every replica, claimed with `FOR UPDATE SKIP LOCKED`.
   On both, a job whose worker stopped sending heartbeats, or whose process `presence` reports
-  dead (services/presence.py), is taken over; its staged chunks are removed when the
-  knowledge store next opens.
+  dead (services/presence.py), is taken over; what its previous worker staged for it is
+  removed at the takeover, before it runs again (`on_take_over`), and any other dead
+  process's staged rows when the knowledge store next opens.
 - `MemoryJobStore` (tests): the jobs live in memory and do not survive the process.
 
 `WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), or of those among
@@ -446,6 +447,7 @@ class WorkerJobQueue:
         self._threads: list[threading.Thread] = []
         self._settling: set[asyncio.Future[Any]] = set()
         self._on_failure: Callable[[str], None] = lambda kind: None
+        self._on_take_over: list[Callable[[str], Any]] = []
         self._tracer: trace.Tracer = trace.NoOpTracer()
 
     def watch(self, *, on_failure: Callable[[str], None], tracer: trace.Tracer) -> None:
@@ -453,6 +455,12 @@ class WorkerJobQueue:
         span around each job this worker runs (a root span: a job outlives its request)."""
         self._on_failure = on_failure
         self._tracer = tracer
+
+    def on_take_over(self, clean_up: Callable[[str], Any]) -> None:
+        """Call `clean_up(job_id)` when this worker takes a job over, before the job runs
+        again: what the previous worker left for it (its staged rows) goes then, not at the
+        next process start. A failure of it is logged; the job runs anyway."""
+        self._on_take_over.append(clean_up)
 
     def register(
         self,
@@ -655,6 +663,8 @@ class WorkerJobQueue:
         try:
             if run.cancelled.is_set():
                 raise asyncio.CancelledError
+            if run.claimed.previous_worker is not None:
+                await self._clean_up_after(run)
             result = await self._run_through_outages(run)
         except asyncio.CancelledError:
             await self._interrupted(run)
@@ -691,6 +701,14 @@ class WorkerJobQueue:
                 self._runs.pop(run.id, None)
             if self._wake is not None:
                 self._wake.set()
+
+    async def _clean_up_after(self, run: _Run) -> None:
+        """What the previous worker of a job taken over left behind (`on_take_over`)."""
+        for clean_up in self._on_take_over:
+            try:
+                await asyncio.to_thread(clean_up, run.id)
+            except Exception as exc:
+                logger.warning("Could not clean up after job {}'s previous worker: {}", run.id, exc)
 
     async def _run_through_outages(self, run: _Run) -> Any:
         """The job's handler, run again (same claim, attempt not counted) after a wait each

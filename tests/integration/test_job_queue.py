@@ -589,6 +589,39 @@ def test_the_worker_that_takes_a_job_over_logs_it_with_the_previous_worker(
     assert len(taken) == 1 and job_id in taken[0] and "dead-worker" in taken[0]
 
 
+def test_a_job_taken_over_is_cleaned_up_after_before_it_runs_again(
+    jobs_backend: Backend,
+) -> None:
+    """What the previous worker left for the job (its staged rows) goes at the takeover,
+    before the job runs again; a job claimed from the queue is not cleaned up after."""
+    store = jobs_backend.store()
+
+    def add(name: str) -> str:
+        return store.add(
+            INGEST, name, {}, data=None, created_by=None, unique_key=None, limits=None
+        ).id
+
+    stale = add("a.md")
+    assert present(store.claim([INGEST], "dead-worker")).id == stale
+    jobs_backend.age(store, stale)
+    fresh = add("b.md")
+    events: list[str] = []
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        events.append(f"ran {run.id}")
+        return {}
+
+    queue = _outage_queue(jobs_backend.store(), handler)
+    queue.on_take_over(lambda job_id: events.append(f"cleaned {job_id}"))
+    try:
+        queue.start()
+        _wait(queue, stale, "done")
+        _wait(queue, fresh, "done")
+    finally:
+        queue.close()
+    assert events == [f"cleaned {stale}", f"ran {stale}", f"ran {fresh}"]
+
+
 # --- several replicas on one PostgreSQL --------------------------------------------------------
 
 

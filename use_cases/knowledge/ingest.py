@@ -556,7 +556,8 @@ class IngestDocuments:
         total, done = draft.chunk_count, 0
         if on_chunks:
             on_chunks(0, total)
-        stage = self._store.begin_staging(draft)
+        lease = run.request.lease
+        stage = self._store.begin_staging(draft, job=lease.job_id if lease else None)
         try:
             for batch in _batches(_embedding_texts(draft), self._policy.embed_batch_chunks):
                 vectors = self._embedder.embed_documents([text for _, text in batch])
