@@ -35,6 +35,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
+from loguru import logger
+
 from use_cases.shared.errors import ConfigurationError, DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -197,8 +199,11 @@ class PgDatabase:
             ) from exc
         except Exception as exc:
             if is_outage(exc):
+                # The driver's words name hosts and ports: logged, not shown to clients.
+                logger.warning("The database is unreachable: {}", _first_line(exc))
                 raise DatabaseUnavailable(
-                    f"The database is unreachable: {_first_line(exc)}. Try again shortly."
+                    "The database is unreachable (the connection was refused, lost or shut "
+                    "down). Try again shortly."
                 ) from exc
             raise
 
@@ -240,9 +245,16 @@ def _first_line(exc: BaseException) -> str:
 
 def _reconnecting_pool_class() -> Any:
     """psycopg_pool's `ConnectionPool` whose reconnection attempts back off to at most
-    `RECONNECT_MAX_DELAY_S` apart (module docstring)."""
+    `RECONNECT_MAX_DELAY_S` apart (module docstring). It hooks psycopg_pool's own attempt
+    (3.2 and later, checked on 3.3); a version without it gets the plain pool."""
     from psycopg_pool import ConnectionPool
-    from psycopg_pool.base import AttemptWithBackoff
+
+    try:
+        from psycopg_pool.base import AttemptWithBackoff
+    except ImportError:  # pragma: no cover - an older psycopg_pool
+        return ConnectionPool
+    if not hasattr(ConnectionPool, "_add_connection"):  # pragma: no cover
+        return ConnectionPool
 
     class _CappedAttempt(AttemptWithBackoff):
         def update_delay(self, now: float) -> None:

@@ -55,7 +55,7 @@ from tests.fake_openai_server import fake_openai
 from tests.pgbouncer import PgBouncer, pgbouncer_process
 
 #: How long each outage lasts: past the lease (3 s) and the process timeout (2.5 s).
-OUTAGE_S = 8.0
+OUTAGE_S = 6.0
 
 
 class Postgres:
