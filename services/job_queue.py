@@ -5,8 +5,9 @@ Stores that hold the jobs:
   table in `app.db`, so a job survives a restart and runs again at the next start; on
   PostgreSQL a table shared by every replica, claimed with `FOR UPDATE SKIP LOCKED`.
   On both, a job whose worker stopped sending heartbeats, or whose process `presence` reports
-  dead (services/presence.py), is taken over; its staged chunks are removed when the
-  knowledge store next opens.
+  dead (services/presence.py), is taken over; what its previous worker staged for it is
+  removed at the takeover, before it runs again (`on_take_over`), and any other dead
+  process's staged rows when the knowledge store next opens.
 - `MemoryJobStore` (tests): the jobs live in memory and do not survive the process.
 
 `WorkerJobQueue` runs the jobs of the kinds registered with it (`register`), or of those among
@@ -18,6 +19,20 @@ goes through `use_cases.jobs.queue.run_blocking`). It starts
 on the first `submit` or on `start()` (a server starts it to work on every replica's jobs).
 A second thread renews the heartbeat of the jobs it holds; one it no longer holds (taken over
 after a stall) is cancelled here, so a job never runs to completion twice at once.
+
+Riding out a database outage (the database or its pooler unreachable: `DatabaseUnavailable`):
+- A job whose step fails for it is not failed: it waits (backing off from `RETRY_FIRST_S` to
+  `RETRY_MAX_S`) and runs again from the start under the same claim, its attempt not counted,
+  until `outage_budget_s` has passed since the first failure of the streak (a renewed
+  heartbeat or a progress report ends a streak). Only then does it fail, as
+  `database_unavailable` with the reason, logged. The write that ends a job is retried the
+  same way.
+- No takeover after a shared outage: a worker that could not reach the database (a claim, a
+  heartbeat or a job step failed for it) claims queued jobs only until it has gone
+  `takeover_grace_s` without such a failure. A live owner cut off by the same outage renews
+  its heartbeat within that grace, so its job is not taken from it; a dead one's is taken
+  over once the grace has passed. A takeover is logged by the taker, with the job and its
+  previous worker.
 
 `close()` stops taking work and cancels the running jobs: an ingest stops at its next progress
 report (`JobCancelled`) and discards what it staged, an evaluation run lets its items in flight
@@ -45,7 +60,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 
 from use_cases.jobs.queue import JobError, JobHandler, JobView, QueueLimits, ResultDecoder
-from use_cases.shared.errors import AlmanacError, ConfigurationError, JobCancelled, ServiceBusy
+from use_cases.shared.errors import (
+    AlmanacError,
+    ConfigurationError,
+    DatabaseUnavailable,
+    JobCancelled,
+    ServiceBusy,
+)
 from use_cases.shared.leases import JobLease, LeaseLost
 
 __all__ = [
@@ -61,6 +82,15 @@ __all__ = [
 LEASE_S = 30.0
 #: A job that took its worker down this many times is failed instead of claimed again.
 MAX_ATTEMPTS = 3
+#: Seconds a job rides out an unreachable database before it fails (JOB_OUTAGE_BUDGET_SECONDS).
+OUTAGE_BUDGET_S = 600.0
+#: The first and the longest wait before a job step that met an outage runs again.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
+OUTAGE_FAILED = (
+    "The database could not be reached for {budget:g} s, this job's outage budget "
+    "(JOB_OUTAGE_BUDGET_SECONDS): {reason}"
+)
 STOPPED_BEFORE = "The server stopped before this job ran; upload the file again."
 STOPPED_DURING = "The server stopped during this job; upload the file again."
 ABANDONED = "The job stopped its server {attempts} times; it is not tried again."
@@ -97,6 +127,8 @@ class ClaimedJob:
     attempt: int
     lease: int = 0
     """The claim's number (one more at each claim): what the job writes carries it."""
+    previous_worker: str | None = None
+    """The worker that held the job before this claim took it over (None: it was queued)."""
 
 
 class JobStore(Protocol):
@@ -118,9 +150,11 @@ class JobStore(Protocol):
         the kind's queue is full, for everyone or for `created_by` (`QueueLimits`)."""
         ...
 
-    def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
-        """The oldest queued job of `kinds`, or a running one whose heartbeat is older than
-        the lease, now running for `worker`; None when there is none."""
+    def claim(
+        self, kinds: Sequence[str], worker: str, *, take_over: bool = True
+    ) -> ClaimedJob | None:
+        """The oldest queued job of `kinds`, or (`take_over`) a running one whose heartbeat
+        is older than the lease, now running for `worker`; None when there is none."""
         ...
 
     def heartbeat(self, worker: str, job_ids: Sequence[str]) -> set[str]:
@@ -207,14 +241,16 @@ class MemoryJobStore:
                 self._blobs[job.id] = data
             return job
 
-    def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
+    def claim(
+        self, kinds: Sequence[str], worker: str, *, take_over: bool = True
+    ) -> ClaimedJob | None:
         now = time.monotonic()
         with self._lock:
             for held in self._jobs.values():
                 job = held.job
                 if job.kind not in kinds:
                     continue
-                stale = job.status == "running" and now - held.heartbeat > self._lease
+                stale = take_over and job.status == "running" and now - held.heartbeat > self._lease
                 if job.status != "queued" and not stale:
                     continue
                 if stale and job.attempts >= MAX_ATTEMPTS:
@@ -227,6 +263,7 @@ class MemoryJobStore:
                     attempts=job.attempts + 1,
                     chunks_done=0,
                 )
+                previous = held.worker
                 held.worker, held.heartbeat = worker, now
                 held.lease += 1
                 return ClaimedJob(
@@ -236,6 +273,7 @@ class MemoryJobStore:
                     self._blobs.get(job.id),
                     job.attempts + 1,
                     held.lease,
+                    previous,
                 )
         return None
 
@@ -340,6 +378,8 @@ class _Run:
         #: The job failed (decided before its failure is stored).
         self.failed = False
         self.task: asyncio.Task[None] | None = None
+        #: When (monotonic) the database first failed this job in the current streak.
+        self.outage_since: float | None = None
 
     @property
     def id(self) -> str:
@@ -363,6 +403,7 @@ class _Run:
         if not self._store.progress(self.id, self._worker, done, total):
             self.mark_lost()
             raise JobCancelled(self.reason)
+        self.outage_since = None  # the database answered: an outage streak is over
 
     def mark_lost(self) -> None:
         self.lost = True
@@ -383,8 +424,14 @@ class WorkerJobQueue:
         runs_jobs: bool = True,
         kinds: frozenset[str] | None = None,
         concurrency: int | None = None,
+        outage_budget_s: float = OUTAGE_BUDGET_S,
+        takeover_grace_s: float = 2 * LEASE_S,
     ) -> None:
         self.store = store
+        self._outage_budget_s = outage_budget_s
+        self._takeover_grace_s = takeover_grace_s
+        #: When (monotonic) this worker last failed to reach the database (None: never).
+        self._unreachable_at: float | None = None
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._poll_s = poll_s
         self._heartbeat_s = heartbeat_s
@@ -400,6 +447,7 @@ class WorkerJobQueue:
         self._threads: list[threading.Thread] = []
         self._settling: set[asyncio.Future[Any]] = set()
         self._on_failure: Callable[[str], None] = lambda kind: None
+        self._on_take_over: list[Callable[[str], Any]] = []
         self._tracer: trace.Tracer = trace.NoOpTracer()
 
     def watch(self, *, on_failure: Callable[[str], None], tracer: trace.Tracer) -> None:
@@ -407,6 +455,12 @@ class WorkerJobQueue:
         span around each job this worker runs (a root span: a job outlives its request)."""
         self._on_failure = on_failure
         self._tracer = tracer
+
+    def on_take_over(self, clean_up: Callable[[str], Any]) -> None:
+        """Call `clean_up(job_id)` when this worker takes a job over, before the job runs
+        again: what the previous worker left for it (its staged rows) goes then, not at the
+        next process start. A failure of it is logged; the job runs anyway."""
+        self._on_take_over.append(clean_up)
 
     def register(
         self,
@@ -530,9 +584,14 @@ class WorkerJobQueue:
             free = [k for k in self.kinds if busy.count(k) < self._limit(k)]
             claimed = None
             if free:
+                take_over = self._may_take_over()
                 try:
-                    claimed = await asyncio.to_thread(self.store.claim, free, self.worker_id)
+                    claimed = await asyncio.to_thread(
+                        self.store.claim, free, self.worker_id, take_over=take_over
+                    )
                 except Exception as exc:  # the database away: try again at the next poll
+                    if isinstance(exc, DatabaseUnavailable):
+                        self._unreachable()
                     logger.warning("Could not claim a job: {}", exc)
             if claimed is not None:
                 self._spawn(claimed)
@@ -558,7 +617,26 @@ class WorkerJobQueue:
     def _limit(self, kind: str) -> int:
         return self._concurrency or self._kinds[kind].concurrency
 
+    def _unreachable(self) -> None:
+        """This worker just failed to reach the database (module docstring)."""
+        self._unreachable_at = time.monotonic()
+
+    def _may_take_over(self) -> bool:
+        """Whether this worker may take another's job over: it has reached the database
+        without a failure for `takeover_grace_s` (module docstring)."""
+        last = self._unreachable_at
+        return last is None or time.monotonic() - last >= self._takeover_grace_s
+
     def _spawn(self, claimed: ClaimedJob) -> None:
+        if claimed.previous_worker is not None:
+            logger.warning(
+                "Took job {} ({}) over from worker {}: its heartbeat was older than the "
+                "lease or its process is dead (attempt {})",
+                claimed.id,
+                claimed.kind,
+                claimed.previous_worker,
+                claimed.attempt,
+            )
         run = _Run(self.store, self.worker_id, claimed)
         with self._lock:
             self._runs[run.id] = run
@@ -581,18 +659,25 @@ class WorkerJobQueue:
 
     async def _execute_traced(self, run: _Run) -> None:
         """Run the job and settle it; `run.failed` if it failed (not if it was interrupted)."""
-        spec = self._kinds[run.claimed.kind]
         error: JobError | None = None
         try:
             if run.cancelled.is_set():
                 raise asyncio.CancelledError
-            result = await spec.handler(run)
+            if run.claimed.previous_worker is not None:
+                await self._clean_up_after(run)
+            result = await self._run_through_outages(run)
         except asyncio.CancelledError:
             await self._interrupted(run)
         except LeaseLost:
             run.mark_lost()
             logger.warning("Job {} was taken over while this worker was stalled; stopped", run.id)
             run.finishing = True
+        except DatabaseUnavailable as exc:  # past the outage budget
+            detail = OUTAGE_FAILED.format(budget=self._outage_budget_s, reason=exc.detail)
+            logger.error("Job {} ({}) failed: {}", run.id, run.claimed.kind, detail)
+            error = JobError(exc.type, detail)
+            run.failed = True
+            await self._end(run, self.store.fail, error)
         except JobCancelled as exc:
             if run.lost or self._closing.is_set():
                 await self._interrupted(run)
@@ -617,12 +702,74 @@ class WorkerJobQueue:
             if self._wake is not None:
                 self._wake.set()
 
+    async def _clean_up_after(self, run: _Run) -> None:
+        """What the previous worker of a job taken over left behind (`on_take_over`)."""
+        for clean_up in self._on_take_over:
+            try:
+                await asyncio.to_thread(clean_up, run.id)
+            except Exception as exc:
+                logger.warning("Could not clean up after job {}'s previous worker: {}", run.id, exc)
+
+    async def _run_through_outages(self, run: _Run) -> Any:
+        """The job's handler, run again (same claim, attempt not counted) after a wait each
+        time the database fails it, until the outage budget is spent (module docstring)."""
+        spec = self._kinds[run.claimed.kind]
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return await spec.handler(run)
+            except DatabaseUnavailable as exc:
+                self._unreachable()
+                now = time.monotonic()
+                if run.outage_since is None:
+                    run.outage_since, delay = now, RETRY_FIRST_S
+                left = run.outage_since + self._outage_budget_s - now
+                if left <= 0 or run.cancelled.is_set():
+                    raise
+                wait = min(delay, left)
+                logger.warning(
+                    "Job {} ({}) waits for the database ({}); it runs again in {:.1f} s",
+                    run.id,
+                    run.claimed.kind,
+                    exc.detail,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, RETRY_MAX_S)
+                if run.cancelled.is_set():
+                    raise asyncio.CancelledError from None
+
     async def _end(self, run: _Run, how: Any, value: Any) -> None:
         run.finishing = True
         if run.lost:
             return
-        if not await self._settle(how, run.id, self.worker_id, value):
+        try:
+            ended = await self._settle_through_outages(how, run.id, self.worker_id, value)
+        except DatabaseUnavailable as exc:
+            logger.error(
+                "Could not store the end of job {}: {}; it runs again once its lease runs out",
+                run.id,
+                exc,
+            )
+            return
+        if not ended:
             logger.warning("Job {} was taken over before it finished here", run.id)
+
+    async def _settle_through_outages(self, write: Callable[..., Any], *args: Any) -> Any:
+        """`_settle`, tried again with backoff while the database is unreachable, for up to
+        the outage budget."""
+        started, delay = time.monotonic(), RETRY_FIRST_S
+        while True:
+            try:
+                return await self._settle(write, *args)
+            except DatabaseUnavailable as exc:
+                self._unreachable()
+                left = started + self._outage_budget_s - time.monotonic()
+                if left <= 0 or self._closing.is_set():
+                    raise
+                logger.warning("Could not store the end of job {} yet: {}", args[0], exc)
+                await asyncio.sleep(min(delay, left))
+                delay = min(delay * 2, RETRY_MAX_S)
 
     async def _interrupted(self, run: _Run) -> None:
         run.finishing = True
@@ -655,9 +802,13 @@ class WorkerJobQueue:
             try:
                 held = self.store.heartbeat(self.worker_id, [run.id for run in runs])
             except Exception as exc:
+                if isinstance(exc, DatabaseUnavailable):
+                    self._unreachable()
                 logger.warning("Could not renew job heartbeats: {}", exc)
                 continue
             for run in runs:
+                if run.id in held:
+                    run.outage_since = None  # the database answered: the streak is over
                 if run.id not in held and not run.finishing:
                     run.mark_lost()
                     if run.task is not None and self._loop is not None:

@@ -13,6 +13,8 @@ one table.
   dead (a crash, `kill -9`, a replica killed and restarted: at once on SQLite, once its
   heartbeat row is stale on PostgreSQL): the claim takes it over
   and counts an attempt; one that took its worker down `MAX_ATTEMPTS` times is failed instead.
+  A claim with `take_over=False` (a worker that could not reach the database a moment ago:
+  services/job_queue.py) takes queued jobs only. The claim answers the job's previous worker.
 - Every later change names the worker (`WHERE worker = ? AND status = 'running'`), so a
   worker whose job was taken over changes nothing; it learns so at its next heartbeat or
   progress report and stops. Each claim also counts the job's `lease` up: what the job writes
@@ -228,51 +230,60 @@ class JobStore:
                 )
             return self._job(added)
 
-    def claim(self, kinds: Sequence[str], worker: str) -> ClaimedJob | None:
+    def claim(
+        self, kinds: Sequence[str], worker: str, *, take_over: bool = True
+    ) -> ClaimedJob | None:
         kinds = list(kinds)
         if not kinds:
             return None
-        dead = self._dead_workers(kinds)
+        dead = self._dead_workers(kinds) if take_over else []
         with self._db.write() as conn:
             now, at = self._now()
             stale, stale_at = self._stale()
             taken_over = f"heartbeat_at < {stale}"
             if dead:
                 taken_over = f"({taken_over} OR worker IN ({_marks(dead)}))"
-            gone = [
-                row["id"]
-                for row in conn.execute(
-                    f"UPDATE jobs SET status = 'failed', finished_at = {now}, worker = NULL, "
-                    "error_type = 'internal_error', error_detail = ? WHERE status = 'running' "
-                    f"AND kind IN ({_marks(kinds)}) AND attempts >= ? AND {taken_over} "
-                    "RETURNING id",
-                    (
-                        *at,
-                        ABANDONED.format(attempts=MAX_ATTEMPTS),
-                        *kinds,
-                        MAX_ATTEMPTS,
-                        *stale_at,
-                        *dead,
-                    ),
-                ).fetchall()
-            ]
-            if gone:
-                conn.execute(f"DELETE FROM job_blobs WHERE job_id IN ({_marks(gone)})", gone)
+            if take_over:
+                gone = [
+                    row["id"]
+                    for row in conn.execute(
+                        f"UPDATE jobs SET status = 'failed', finished_at = {now}, "
+                        "worker = NULL, error_type = 'internal_error', error_detail = ? "
+                        f"WHERE status = 'running' AND kind IN ({_marks(kinds)}) "
+                        f"AND attempts >= ? AND {taken_over} RETURNING id",
+                        (
+                            *at,
+                            ABANDONED.format(attempts=MAX_ATTEMPTS),
+                            *kinds,
+                            MAX_ATTEMPTS,
+                            *stale_at,
+                            *dead,
+                        ),
+                    ).fetchall()
+                ]
+                if gone:
+                    conn.execute(f"DELETE FROM job_blobs WHERE job_id IN ({_marks(gone)})", gone)
+                claimable = f"(status = 'queued' OR (status = 'running' AND {taken_over}))"
+                claimable_at: tuple[Any, ...] = (*stale_at, *dead)
+            else:
+                claimable, claimable_at = "status = 'queued'", ()
             # PostgreSQL: replicas claiming together skip each other's row; SQLite: the
             # BEGIN IMMEDIATE transaction already excludes every other writer.
             skip_locked = " FOR UPDATE SKIP LOCKED" if self._postgres else ""
+            picked = conn.execute(
+                f"SELECT id, worker FROM jobs WHERE kind IN ({_marks(kinds)}) AND {claimable} "
+                f"ORDER BY seq LIMIT 1{skip_locked}",
+                (*kinds, *claimable_at),
+            ).fetchone()
+            if picked is None:
+                return None
             row = conn.execute(
                 f"UPDATE jobs SET status = 'running', worker = ?, heartbeat_at = {now}, "
                 f"started_at = coalesce(started_at, {now}), attempts = attempts + 1, "
-                "lease = lease + 1, chunks_done = 0 "
-                f"WHERE id = (SELECT id FROM jobs WHERE kind IN ({_marks(kinds)}) AND "
-                f"(status = 'queued' OR (status = 'running' AND {taken_over})) "
-                f"ORDER BY seq LIMIT 1{skip_locked}) "
+                "lease = lease + 1, chunks_done = 0 WHERE id = ? "
                 "RETURNING id, kind, payload, attempts, lease",
-                (worker, *at, *at, *kinds, *stale_at, *dead),
+                (worker, *at, *at, picked["id"]),
             ).fetchone()
-            if row is None:
-                return None
             blob = conn.execute(
                 "SELECT data FROM job_blobs WHERE job_id = ?", (row["id"],)
             ).fetchone()
@@ -283,6 +294,7 @@ class JobStore:
             data=bytes(blob["data"]) if blob is not None else None,
             attempt=row["attempts"],
             lease=int(row["lease"]),
+            previous_worker=picked["worker"],
         )
 
     def _dead_workers(self, kinds: Sequence[str]) -> list[str]:

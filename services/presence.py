@@ -199,8 +199,16 @@ class PgPresence:
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         import psycopg  # the `postgres` extra: only PostgreSQL deployments have it
 
+        from services.postgres.database import CONNECT_TIMEOUT_S
+
         options = {} if self._prepared else {"prepare_threshold": None}
-        return psycopg.connect(self._url, autocommit=True, application_name=self._id, **options)
+        return psycopg.connect(
+            self._url,
+            autocommit=True,
+            application_name=self._id,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            **options,
+        )
 
     @property
     def id(self) -> str:

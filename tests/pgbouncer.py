@@ -35,24 +35,25 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def pgbouncer(server_url: str, *, pool_size: int = 20) -> Iterator[str]:
-    """A transaction-mode PgBouncer in front of the server of `server_url` (any database on
-    it); yields the URL of the same database through the pooler."""
-    binary = shutil.which("pgbouncer") or next(
-        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
-    )
-    if binary is None:
-        pytest.fail(f"PgBouncer is not installed: {INSTALL} (.ci/run installs it)")
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    host, port = str(info.get("host") or "127.0.0.1"), str(info.get("port") or "5432")
-    user, dbname = str(info.get("user") or "postgres"), str(info.get("dbname") or "postgres")
-    password = info.get("password")
-    directory = Path(tempfile.mkdtemp(prefix="almanac-pgbouncer-"))
-    listen = _free_port()
-    login = f" password={password}" if password else ""
-    (directory / "pgbouncer.ini").write_text(
-        f"""[databases]
+class PgBouncer:
+    """One PgBouncer configuration on a fixed loopback port that can be stopped and started
+    again (an outage of the pooler): `url` stays the same."""
+
+    def __init__(self, server_url: str, *, pool_size: int = 20) -> None:
+        binary = shutil.which("pgbouncer") or next(
+            (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
+        )
+        if binary is None:
+            pytest.fail(f"PgBouncer is not installed: {INSTALL} (.ci/run installs it)")
+        info = psycopg.conninfo.conninfo_to_dict(server_url)
+        host, port = str(info.get("host") or "127.0.0.1"), str(info.get("port") or "5432")
+        user, dbname = str(info.get("user") or "postgres"), str(info.get("dbname") or "postgres")
+        password = info.get("password")
+        self.directory = Path(tempfile.mkdtemp(prefix="almanac-pgbouncer-"))
+        listen = _free_port()
+        login = f" password={password}" if password else ""
+        (self.directory / "pgbouncer.ini").write_text(
+            f"""[databases]
 * = host={host} port={port} user={user}{login}
 
 [pgbouncer]
@@ -65,39 +66,72 @@ default_pool_size = {pool_size}
 max_client_conn = 1000
 ignore_startup_parameters = extra_float_digits
 server_login_retry = 1
-logfile = {directory / "pgbouncer.log"}
+logfile = {self.directory / "pgbouncer.log"}
 """
-    )
-    command = [binary]
-    if os.geteuid() == 0:  # PgBouncer will not run as root: as the server's owner instead
-        owner = pwd.getpwuid(Path(host).stat().st_uid).pw_name if host.startswith("/") else ""
-        runner = owner if owner and owner != "root" else "nobody"
-        directory.chmod(0o777)
-        command += ["-u", runner]
-    command.append(str(directory / "pgbouncer.ini"))
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-    )
-    url = f"postgresql://{user}@127.0.0.1:{listen}/{dbname}"
-    try:
+        )
+        self._command = [binary]
+        if os.geteuid() == 0:  # PgBouncer will not run as root: as the server's owner instead
+            owner = pwd.getpwuid(Path(host).stat().st_uid).pw_name if host.startswith("/") else ""
+            runner = owner if owner and owner != "root" else "nobody"
+            self.directory.chmod(0o777)
+            self._command += ["-u", runner]
+        self._command.append(str(self.directory / "pgbouncer.ini"))
+        self.url = f"postgresql://{user}@127.0.0.1:{listen}/{dbname}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it answers a query."""
+        self._process = subprocess.Popen(
+            self._command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + START_S
         while True:
             try:
-                with psycopg.connect(url, connect_timeout=2, prepare_threshold=None) as conn:
+                with psycopg.connect(self.url, connect_timeout=2, prepare_threshold=None) as conn:
                     conn.execute("SELECT 1")
-                break
+                return
             except psycopg.OperationalError:
-                log = directory / "pgbouncer.log"
-                if process.poll() is not None or time.monotonic() > deadline:
+                log = self.directory / "pgbouncer.log"
+                if self._process.poll() is not None or time.monotonic() > deadline:
                     text = log.read_text() if log.exists() else ""
                     pytest.fail(f"PgBouncer did not start: {text[-2000:]}")
                 time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+
+    def stop(self) -> None:
+        """Stop it (its clients' connections are cut; new ones are refused)."""
+        if self._process is None:
+            return
+        self._process.terminate()
         try:
-            process.wait(timeout=10)
+            self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        shutil.rmtree(directory, ignore_errors=True)
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextmanager
+def pgbouncer_process(server_url: str, *, pool_size: int = 20) -> Iterator[PgBouncer]:
+    """A started transaction-mode PgBouncer in front of the server of `server_url`, which
+    the test may stop and start again."""
+    made = PgBouncer(server_url, pool_size=pool_size)
+    try:
+        made.start()
+        yield made
+    finally:
+        made.close()
+
+
+@contextmanager
+def pgbouncer(server_url: str, *, pool_size: int = 20) -> Iterator[str]:
+    """A transaction-mode PgBouncer in front of the server of `server_url` (any database on
+    it); yields the URL of the same database through the pooler."""
+    with pgbouncer_process(server_url, pool_size=pool_size) as made:
+        yield made.url

@@ -53,6 +53,7 @@ TITLES: dict[str, str] = {
     "upstream_unavailable": "Model provider unavailable",
     "upstream_timeout": "Model provider timed out",
     "upstream_error": "Model provider failed",
+    "database_unavailable": "Database unavailable",
     "internal_error": "Internal server error",
 }
 

@@ -62,6 +62,15 @@ class JobSettings(SettingsGroup):
         "its jobs are taken over, its streaming answers marked interrupted, its staged "
         "rows removed. Keep it several heartbeats long.",
     )
+    outage_budget_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=24 * 3600,
+        description="How long a job rides out an unreachable database or pooler: its step "
+        "is run again with backoff (the attempt not counted) until this has passed since the "
+        "outage began; then it fails as `database_unavailable`. 0: it fails at once.",
+        validation_alias="job_outage_budget_seconds",
+    )
     conflict_scan_interval_seconds: float = Field(
         0.0,
         ge=0,

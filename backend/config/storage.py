@@ -56,6 +56,15 @@ class StorageSettings(SettingsGroup):
         le=200,
         description="PostgreSQL only: most connections one process keeps open (a pool).",
     )
+    database_pool_timeout_seconds: float = Field(
+        30.0,
+        ge=0.5,
+        le=600,
+        description="PostgreSQL only: how long a request or job step waits for a pooled "
+        "connection (all in use, or the database or pooler unreachable) before it gives up "
+        "with 503 `database_unavailable`; a background job then runs the step again "
+        "(JOB_OUTAGE_BUDGET_SECONDS).",
+    )
     knowledge_db: Path | None = Field(
         None,
         description="Knowledge DB file (documents, chunks, FTS5, vectors). "

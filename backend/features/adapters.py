@@ -204,7 +204,9 @@ def build_adapters(
         TextVectorCache(embedder, sentence_vectors) if sentence_vectors is not None else embedder
     )
     store, retriever = build_knowledge(settings, database, documents, reranker, presence)
-    telemetry = Observability.from_environment(os.environ, __version__)  # the OTEL_* variables
+    telemetry = Observability.from_environment(  # the OTEL_* variables
+        os.environ, __version__, database_ping=database.ping if database is not None else None
+    )
     app_stores = build_app_stores(settings, database, presence)
     tables, sql = build_tables(settings, database)
     lexicon = load_lexicon(settings)

@@ -66,6 +66,8 @@ def build(
         file_types=a.loader.extensions,
         collections=knowledge.read_scope,
     )
+    # A job taken over: its previous worker's staged rows go before it runs again.
+    a.jobs.on_take_over(a.store.discard_job_stages)
     # One ingest at a time per process (CPU-bound).
     a.jobs.register(
         INGEST_UPLOAD,

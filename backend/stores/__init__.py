@@ -28,6 +28,7 @@ def open_database(settings: Settings) -> PgDatabase | None:
         return PgDatabase(
             settings.storage.postgres_url,
             max_size=settings.storage.database_pool_size,
+            timeout_s=settings.storage.database_pool_timeout_seconds,
             application_name=new_process_id(),
             prepared=not settings.storage.database_pooled,
         )

@@ -49,4 +49,9 @@ def build_job_queue(
         runs_jobs=jobs.run_jobs,
         kinds=jobs.kinds,
         concurrency=jobs.concurrency,
+        outage_budget_s=jobs.outage_budget_seconds,
+        # After an outage of its own, a worker waits this long before taking a job over, so
+        # that a live owner cut off by the same outage has renewed its heartbeat (and its
+        # process row: PROCESS_TIMEOUT_SECONDS) by then (services/job_queue.py).
+        takeover_grace_s=2 * max(jobs.lease_seconds, jobs.process_timeout_seconds),
     )

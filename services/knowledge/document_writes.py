@@ -106,6 +106,10 @@ def stage_chunks(
     )
 
 
+#: Every stage with a row (sections or chunks).
+STAGE_IDS = "SELECT stage_id FROM staged_sections UNION SELECT stage_id FROM staged_chunks"
+
+
 def discard_staged(s: Session, stage_id: str) -> None:
     s.run("DELETE FROM staged_chunks WHERE stage_id = ?", (stage_id,))
     s.run("DELETE FROM staged_sections WHERE stage_id = ?", (stage_id,))

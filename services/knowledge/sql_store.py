@@ -284,9 +284,12 @@ class SqlKnowledgeStore(ABC, Generic[S]):
 
     # -- large documents: staged batch by batch, then committed at once ------------------------
 
-    def begin_staging(self, draft: DocumentDraft) -> str:
-        """Stage `draft`'s sections; returns the stage id its chunks are added under."""
-        stage_id = owned_id(self._presence, uuid.uuid4().hex)
+    def begin_staging(self, draft: DocumentDraft, *, job: str | None = None) -> str:
+        """Stage `draft`'s sections; returns the stage id its chunks are added under:
+        `<process>/<job>.<random>` for a job's (`discard_job_stages`), else
+        `<process>/<random>`."""
+        local = uuid.uuid4().hex
+        stage_id = owned_id(self._presence, f"{job}.{local}" if job else local)
         with self._staging() as s:
             writes.stage_sections(s, stage_id, draft)
         return stage_id
@@ -318,6 +321,19 @@ class SqlKnowledgeStore(ABC, Generic[S]):
         with self._staging() as s:
             writes.discard_staged(s, stage_id)
         self._after_removal()
+
+    def discard_job_stages(self, job_id: str) -> int:
+        """Remove the stages made for job `job_id`, by whichever process (`begin_staging`)."""
+        with self._session() as s:
+            staged = [row[0] for row in s.rows(writes.STAGE_IDS)]
+        mine = sorted(i for i in staged if i.rsplit("/", 1)[-1].startswith(f"{job_id}."))
+        if mine:
+            with self._staging() as s:
+                for stage_id in mine:
+                    writes.discard_staged(s, stage_id)
+            logger.info("Removed {} staged document(s) of job {}", len(mine), job_id)
+            self._after_removal()
+        return len(mine)
 
     def _discard_stale_staging(self) -> None:
         """Remove the stages of dead processes, and those idle for `STALE_STAGING`."""

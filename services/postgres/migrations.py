@@ -10,6 +10,11 @@ at the same moment waits, then finds it recorded and applies nothing. The lock e
 transaction (or with the process's connection, if it dies holding it); being
 transaction-scoped, it holds behind a transaction-mode pooler too, where a session lock would
 stay on whichever server connection the pooler lent.
+
+A migration the connecting role has not the privilege to apply (the typical case: the
+database's owner, not a superuser, creating the `vector` extension, which pgvector does not
+mark trusted) stops with a `ConfigurationError` that says what to run and as whom, never a
+driver traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loguru import logger
+
+from use_cases.shared.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from services.postgres.database import Connection, PgDatabase
@@ -47,6 +54,30 @@ class Migration:
             conn.execute(self.sql)
         if self.function is not None:
             self.function(conn)
+
+
+#: SQLSTATE of "permission denied" (psycopg.errors.InsufficientPrivilege).
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def _not_allowed(conn: Connection, migration: Migration, exc: Exception) -> str:
+    """What to do when the connecting role may not apply `migration` (module docstring)."""
+    role, database = conn.info.user, conn.info.dbname
+    reason = (str(exc).strip().splitlines() or ["permission denied"])[0]
+    if "extension" in reason and "vector" in reason:
+        return (
+            f"The role {role!r} may not create the pgvector extension in database "
+            f"{database!r} ({reason}): pgvector is not a trusted extension, so only a "
+            "superuser may create it. Run once, as a superuser (such as `postgres`): "
+            f'psql -d {database} -c "CREATE EXTENSION IF NOT EXISTS vector", then run '
+            "`almanac db migrate` again as this role. On a managed service, create it as "
+            "its admin role (or allow-list the extension first)."
+        )
+    return (
+        f"Migration {migration.name} needs a privilege the role {role!r} lacks in database "
+        f"{database!r} ({reason}). Run `almanac db migrate` as the database's owner, or "
+        "grant the role what the message names."
+    )
 
 
 def _check_names(migrations: Sequence[Migration]) -> None:
@@ -92,7 +123,12 @@ def apply_migrations(db: PgDatabase, migrations: Sequence[Migration]) -> list[st
                 ).fetchone()
                 if recorded is not None:  # another process applied it meanwhile
                     continue
-                migration.apply(conn)
+                try:
+                    migration.apply(conn)
+                except Exception as exc:
+                    if getattr(exc, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                        raise ConfigurationError(_not_allowed(conn, migration, exc)) from exc
+                    raise
                 conn.execute("INSERT INTO schema_migrations(name) VALUES (%s)", (migration.name,))
             logger.info("Applied migration {}", migration.name)
             applied.append(migration.name)

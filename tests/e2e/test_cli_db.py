@@ -12,17 +12,20 @@ import json
 import re
 import shlex
 import sqlite3
+import uuid
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from typer.testing import CliRunner, Result
 
 from backend.api.app import create_app
 from backend.bootstrap import bootstrap
 from backend.cli.main import app
+from services.postgres.database import with_database
 from tests.conftest import make_settings
 from tests.e2e.test_cli_eval_runs import _write
 
@@ -268,3 +271,36 @@ def test_the_deployment_page_commands_run(
     )
     report = json.loads(_ok(*shlex.split(copy)[1:], "--json").stdout)
     assert report["ok"] is True, report
+
+
+def test_db_migrate_as_an_owner_who_may_not_create_pgvector_says_what_to_run(
+    env: None, pg_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database's owner, not a superuser, on a server where pgvector is not yet created
+    in it: a clear message naming the command and who runs it, no traceback."""
+    suffix = uuid.uuid4().hex[:10]
+    role, name = f"almanac_owner_{suffix}", f"almanac_owned_{suffix}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0").format(
+                sql.Identifier(name), sql.Identifier(role)
+            )
+        )
+    try:
+        owner_url = psycopg.conninfo.make_conninfo(
+            with_database(pg_server_url, name), user=role, password=""
+        )
+        monkeypatch.setenv("DATABASE_URL", with_database(owner_url, name))
+        result = runner.invoke(app, ["db", "migrate"])
+        assert result.exit_code == 1, result.output
+        message = " ".join(result.output.split())
+        assert "Traceback" not in result.output and "InsufficientPrivilege" not in message
+        assert "CREATE EXTENSION IF NOT EXISTS vector" in message
+        assert "superuser" in message and role in message and name in message
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -161,34 +161,40 @@ def cluster(tmp_path: Path, pg_url: str) -> Iterator[tuple[Cluster, str, str]]:
         pooled = stack.enter_context(pgbouncer(pg_url))
         stalling = stack.enter_context(fake_openai("--stall-embeddings", STALL_WORD))
         plain = stack.enter_context(fake_openai())
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "SENTENCE_VECTORS_DB"},
-            "HOST": "127.0.0.1",
-            "DATABASE_URL": pooled,
-            "DATABASE_POOL_SIZE": "4",
-            "DATABASE_POOLED": "true",
-            "LOAD_SAMPLE_DATA": "false",
-            "LOG_LEVEL": "INFO",
-            "OPENAI_API_KEY": "sk-test",
-            "DEFAULT_MODEL": MODEL,
-            "ALLOWED_MODELS": MODEL,
-            "PROVIDER_MAX_RETRIES": "0",
-            "PROVIDER_TIMEOUT": "600",  # a held embeddings request waits for the test
-            "EMBEDDING_PROVIDER": "openai",
-            "EMBEDDING_MODEL": "fake-embedding",
-            "RERANKER_ENABLED": "false",
-            "ANSWER_PROCESSES": "false",
-            "UPLOAD_JOB_BYTES": "10",  # every upload is a job
-            "JOB_LEASE_SECONDS": "3",
-            "PROCESS_HEARTBEAT_SECONDS": "0.5",
-            "PROCESS_TIMEOUT_SECONDS": "2.5",
-            "CHAT_FILE_USER_IN_FLIGHT_BYTES": str(USER_BYTES),
-            "CHAT_FILE_USER_CONCURRENCY": "4",
-            "PYTHONUNBUFFERED": "1",
-        }
-        made = Cluster(tmp_path, env)
+        made = Cluster(tmp_path, cluster_env(pooled))
         stack.callback(made.close)
         yield made, stalling, plain
+
+
+def cluster_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a cluster's processes on `database_url` (through PgBouncer):
+    short leases and heartbeats, fake model and embeddings, every upload a job."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "SENTENCE_VECTORS_DB"},
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "DATABASE_POOL_SIZE": "4",
+        "DATABASE_POOLED": "true",
+        "LOAD_SAMPLE_DATA": "false",
+        "LOG_LEVEL": "INFO",
+        "OPENAI_API_KEY": "sk-test",
+        "DEFAULT_MODEL": MODEL,
+        "ALLOWED_MODELS": MODEL,
+        "PROVIDER_MAX_RETRIES": "0",
+        "PROVIDER_TIMEOUT": "600",  # a held embeddings request waits for the test
+        "EMBEDDING_PROVIDER": "openai",
+        "EMBEDDING_MODEL": "fake-embedding",
+        "RERANKER_ENABLED": "false",
+        "ANSWER_PROCESSES": "false",
+        "UPLOAD_JOB_BYTES": "10",  # every upload is a job
+        "JOB_LEASE_SECONDS": "3",
+        "PROCESS_HEARTBEAT_SECONDS": "0.5",
+        "PROCESS_TIMEOUT_SECONDS": "2.5",
+        "CHAT_FILE_USER_IN_FLIGHT_BYTES": str(USER_BYTES),
+        "CHAT_FILE_USER_CONCURRENCY": "4",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
 
 
 def _control(fake: str, action: str) -> Any:

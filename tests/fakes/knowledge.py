@@ -235,8 +235,8 @@ class InMemoryKnowledgeStore:
                 stage.chunks[(chunk.section, chunk.ordinal)] = (chunk.text, matrix[i])
             return self._commit(stage, draft, replace_id)
 
-    def begin_staging(self, draft: DocumentDraft) -> str:
-        stage_id = uuid.uuid4().hex
+    def begin_staging(self, draft: DocumentDraft, *, job: str | None = None) -> str:
+        stage_id = f"{job}.{uuid.uuid4().hex}" if job else uuid.uuid4().hex
         with self._lock:
             self._stages[stage_id] = _Stage(draft)
         return stage_id
@@ -266,6 +266,13 @@ class InMemoryKnowledgeStore:
     def discard_staged(self, stage_id: str) -> None:
         with self._lock:
             self._stages.pop(stage_id, None)
+
+    def discard_job_stages(self, job_id: str) -> int:
+        with self._lock:
+            mine = [i for i in self._stages if i.startswith(f"{job_id}.")]
+            for stage_id in mine:
+                del self._stages[stage_id]
+            return len(mine)
 
     def delete_document(self, document_id: int) -> bool:
         with self._lock:

@@ -11,13 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlean as sqlite3
 from opentelemetry import trace
 
-from services import job_store
+from services import job_queue, job_store
 from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
 from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
@@ -30,7 +30,12 @@ from services.presence import (
 )
 from tests.narrowing import present
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
-from use_cases.shared.errors import InvalidDocument, JobCancelled, ServiceBusy
+from use_cases.shared.errors import (
+    DatabaseUnavailable,
+    InvalidDocument,
+    JobCancelled,
+    ServiceBusy,
+)
 
 INGEST, EVAL = "ingest_upload", "eval_run"
 
@@ -444,6 +449,177 @@ def test_a_job_that_kept_killing_its_worker_is_failed_not_tried_again(
     failed = store.get(job.id)
     assert failed is not None and failed.status == "failed" and failed.error is not None
     assert f"{MAX_ATTEMPTS} times" in failed.error.detail
+
+
+# --- riding out a database outage -------------------------------------------------------------
+
+
+class _CutOff:
+    """A worker's store that cannot reach the database for its first `failures` claims (as
+    the database's adapter says it: `DatabaseUnavailable`)."""
+
+    def __init__(self, store: JobStore, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    def claim(self, kinds: Any, worker: str, *, take_over: bool = True) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise DatabaseUnavailable("The database is unreachable: connection refused.")
+        return self._store.claim(kinds, worker, take_over=take_over)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def _outage_queue(store: Any, handler: Callable[[JobRun], Any], **options: Any) -> WorkerJobQueue:
+    queue = WorkerJobQueue(cast(JobStore, store), poll_s=0.05, **options)
+    queue.register(INGEST, handler)
+    return queue
+
+
+def test_a_job_the_database_failed_runs_again_without_counting_an_attempt(
+    jobs_backend: Backend, monkeypatch: pytest.MonkeyPatch, logged: list[tuple[str, str, str]]
+) -> None:
+    monkeypatch.setattr(job_queue, "RETRY_FIRST_S", 0.01)
+    ran: list[int] = []
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        ran.append(len(ran))
+        if len(ran) < 3:  # the database is away for its first two runs
+            raise DatabaseUnavailable("The database is unreachable: connection refused.")
+        return {"ok": True}
+
+    queue = _outage_queue(jobs_backend.store(), handler)
+    try:
+        job = queue.submit(INGEST, "a.md", {})
+        done = _wait(queue, job.id, "done", "failed")
+    finally:
+        queue.close()
+    assert (done.status, done.error) == ("done", None)
+    assert ran == [0, 1, 2]
+    assert present(jobs_backend.store().get(job.id)).attempts == 1  # not the job's fault
+    waits = [m for level, _, m in logged if level == "WARNING" and "waits for the database" in m]
+    assert len(waits) == 2 and job.id in waits[0]
+
+
+def test_a_job_fails_as_database_unavailable_once_its_outage_budget_is_spent(
+    jobs_backend: Backend, monkeypatch: pytest.MonkeyPatch, logged: list[tuple[str, str, str]]
+) -> None:
+    monkeypatch.setattr(job_queue, "RETRY_FIRST_S", 0.01)
+    ran: list[int] = []
+
+    async def handler(run: JobRun) -> None:
+        ran.append(len(ran))
+        raise DatabaseUnavailable("The database is unreachable: connection refused.")
+
+    queue = _outage_queue(jobs_backend.store(), handler, outage_budget_s=0.3)
+    try:
+        job = queue.submit(INGEST, "a.md", {})
+        failed = _wait(queue, job.id, "done", "failed")
+    finally:
+        queue.close()
+    assert failed.status == "failed" and failed.error is not None
+    assert failed.error.type == "database_unavailable"
+    assert "JOB_OUTAGE_BUDGET_SECONDS" in failed.error.detail
+    assert "connection refused" in failed.error.detail
+    assert len(ran) > 1, "run again before the budget was spent"
+    assert any(level == "ERROR" and job.id in m for level, _, m in logged)
+
+
+def test_a_worker_cut_off_from_the_database_takes_no_job_over_until_its_grace_has_passed(
+    jobs_backend: Backend, logged: list[tuple[str, str, str]]
+) -> None:
+    """After an outage of its own, a worker runs queued jobs but leaves a job whose
+    heartbeat went stale meanwhile to its owner (cut off too, as far as it knows) until it
+    has reached the database for `takeover_grace_s`. A worker without an outage takes the
+    job over, and its claim names the previous worker."""
+    store = jobs_backend.store()
+
+    def add(name: str) -> str:
+        return store.add(
+            INGEST, name, {}, data=None, created_by=None, unique_key=None, limits=None
+        ).id
+
+    stale = add("a.md")
+    assert present(store.claim([INGEST], "cut-off-owner")).id == stale
+    jobs_backend.age(store, stale)  # no heartbeat got through during the outage
+    queued = add("b.md")
+    ran: list[str] = []
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        ran.append(run.id)
+        return {}
+
+    cut_off = _CutOff(jobs_backend.store(), failures=3)
+    queue = _outage_queue(cut_off, handler, takeover_grace_s=3600)
+    try:
+        queue.start()
+        _wait(queue, queued, "done")
+    finally:
+        queue.close()
+    assert cut_off.failures == 0 and ran == [queued]
+    kept = present(store.get(stale))
+    assert (kept.status, kept.attempts) == ("running", 1), "left to its owner"
+
+    taken = present(store.claim([INGEST], "connected-worker"))
+    assert (taken.id, taken.previous_worker, taken.attempt) == (stale, "cut-off-owner", 2)
+
+
+def test_the_worker_that_takes_a_job_over_logs_it_with_the_previous_worker(
+    jobs_backend: Backend, logged: list[tuple[str, str, str]]
+) -> None:
+    store = jobs_backend.store()
+    job_id = store.add(
+        INGEST, "a.md", {}, data=None, created_by=None, unique_key=None, limits=None
+    ).id
+    assert present(store.claim([INGEST], "dead-worker")).previous_worker is None
+    jobs_backend.age(store, job_id)
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        return {}
+
+    queue = _outage_queue(jobs_backend.store(), handler)
+    try:
+        queue.start()
+        _wait(queue, job_id, "done")
+    finally:
+        queue.close()
+    taken = [m for level, _, m in logged if level == "WARNING" and m.startswith("Took job")]
+    assert len(taken) == 1 and job_id in taken[0] and "dead-worker" in taken[0]
+
+
+def test_a_job_taken_over_is_cleaned_up_after_before_it_runs_again(
+    jobs_backend: Backend,
+) -> None:
+    """What the previous worker left for the job (its staged rows) goes at the takeover,
+    before the job runs again; a job claimed from the queue is not cleaned up after."""
+    store = jobs_backend.store()
+
+    def add(name: str) -> str:
+        return store.add(
+            INGEST, name, {}, data=None, created_by=None, unique_key=None, limits=None
+        ).id
+
+    stale = add("a.md")
+    assert present(store.claim([INGEST], "dead-worker")).id == stale
+    jobs_backend.age(store, stale)
+    fresh = add("b.md")
+    events: list[str] = []
+
+    async def handler(run: JobRun) -> dict[str, Any]:
+        events.append(f"ran {run.id}")
+        return {}
+
+    queue = _outage_queue(jobs_backend.store(), handler)
+    queue.on_take_over(lambda job_id: events.append(f"cleaned {job_id}"))
+    try:
+        queue.start()
+        _wait(queue, stale, "done")
+        _wait(queue, fresh, "done")
+    finally:
+        queue.close()
+    assert events == [f"cleaned {stale}", f"ran {stale}", f"ran {fresh}"]
 
 
 # --- several replicas on one PostgreSQL --------------------------------------------------------

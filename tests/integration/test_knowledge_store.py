@@ -222,6 +222,24 @@ def test_a_large_document_is_staged_in_batches_and_appears_only_at_the_commit(
     assert Probe(store).count("staged_chunks") == 0
 
 
+@real_backends
+def test_a_job_taken_over_loses_what_any_worker_staged_for_it_and_nothing_else(
+    store: AnyStore,
+) -> None:
+    big = draft()
+    earlier = store.begin_staging(big, job="job1")  # the previous worker's, never committed
+    store.stage_chunks(earlier, [StagedChunk(0, 0, "Welcome.")], vectors_for(big)[:1])
+    store.begin_staging(big, job="job2")
+    store.begin_staging(big)
+    per_stage = Probe(store).count("staged_sections") // 3
+
+    assert store.discard_job_stages("job1") == 1
+
+    assert Probe(store).count("staged_chunks") == 0
+    assert Probe(store).count("staged_sections") == 2 * per_stage > 0  # the others kept
+    assert store.discard_job_stages("job1") == 0
+
+
 def test_a_commit_with_missing_staged_chunks_writes_nothing(store: AnyStore) -> None:
     big = draft()
     stage = store.begin_staging(big)

@@ -102,6 +102,7 @@ from use_cases.knowledge.ports import (
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import (
     AlmanacError,
+    DatabaseUnavailable,
     DocumentExists,
     DuplicateDocument,
     FutureDate,
@@ -300,8 +301,10 @@ class IngestDocuments:
         """Run `step` for `source`; a domain or read error is reported (or raised) for it."""
         try:
             return step()
-        except LeaseLost:
-            raise  # the job was taken over: the whole run stops, nothing is reported
+        except (LeaseLost, DatabaseUnavailable):
+            # The job was taken over, or the database is away (the whole run waits it out
+            # and runs again: services/job_queue.py): the run stops, nothing is reported.
+            raise
         except AlmanacError as exc:
             if run.request.raise_errors:
                 raise
@@ -553,7 +556,8 @@ class IngestDocuments:
         total, done = draft.chunk_count, 0
         if on_chunks:
             on_chunks(0, total)
-        stage = self._store.begin_staging(draft)
+        lease = run.request.lease
+        stage = self._store.begin_staging(draft, job=lease.job_id if lease else None)
         try:
             for batch in _batches(_embedding_texts(draft), self._policy.embed_batch_chunks):
                 vectors = self._embedder.embed_documents([text for _, text in batch])

@@ -115,8 +115,9 @@ class KnowledgeStore(Protocol):
         """
         ...
 
-    def begin_staging(self, draft: DocumentDraft) -> str:
-        """Start writing a large document; returns the stage id for its chunk batches."""
+    def begin_staging(self, draft: DocumentDraft, *, job: str | None = None) -> str:
+        """Start writing a large document; returns the stage id for its chunk batches.
+        `job`: the background job it is written for (`discard_job_stages`)."""
         ...
 
     def stage_chunks(
@@ -135,6 +136,11 @@ class KnowledgeStore(Protocol):
         ...
 
     def discard_staged(self, stage_id: str) -> None: ...
+
+    def discard_job_stages(self, job_id: str) -> int:
+        """Remove what any worker staged for background job `job_id` (it was taken over:
+        its previous worker's stage will never be committed); answers how many stages."""
+        ...
 
     def list_documents(
         self,

@@ -26,6 +26,7 @@ AlmanacError
 |   +-- RateLimited           the caller's own budget per minute is spent    (429)
 +-- UpstreamUnavailable       a provider failed or is unreachable            (503)
     +-- UpstreamTimeout       a provider did not answer in time              (504)
+    +-- DatabaseUnavailable   the database (or its pooler) is unreachable    (503)
 """
 
 from __future__ import annotations
@@ -195,6 +196,14 @@ class UpstreamTimeout(UpstreamUnavailable):
 
 class UpstreamBadResponse(UpstreamUnavailable):
     type = "upstream_error"
+
+
+class DatabaseUnavailable(UpstreamUnavailable):
+    """The database, or the pooler in front of it, cannot be reached now (refused or lost
+    connections, no pooled connection free in time). Transient: asking again once it is back
+    succeeds, and a background job waits it out instead of failing (services/job_queue.py)."""
+
+    type = "database_unavailable"
 
 
 class ToolRejected(InvalidRequest):
