@@ -1,7 +1,7 @@
 """Riding out an outage of the database or of its pooler, with real processes: an API replica
 (`almanac serve --no-jobs`) and two workers (`almanac worker`) behind a transaction-mode
-PgBouncer (tests/pgbouncer.py), on a PostgreSQL server of the test's own (restarting it must
-not disturb other tests).
+PgBouncer (tests/pgbouncer.py), and again connected to PostgreSQL directly, on a PostgreSQL
+server of the test's own (restarting it must not disturb other tests).
 
 Each worker holds an upload job, held at its embeddings request by the fake provider
 (`bench/fake_openai.py`, STALL_WORD). Then, once with the pooler stopped and once with
@@ -114,6 +114,21 @@ def outage_cluster(
         yield made, pooler, stalling, postgres
 
 
+@pytest.fixture
+def direct_cluster(tmp_path: Path, private_pg_url: str) -> Iterator[tuple[Cluster, str, Postgres]]:
+    """The same processes on PostgreSQL directly: no pooler between them and the server."""
+    postgres = Postgres(_pgdata(tmp_path))
+    with contextlib.ExitStack() as stack:
+        stack.callback(postgres.close)
+        stalling = stack.enter_context(fake_openai("--stall-embeddings", STALL_WORD))
+        env = cluster_env(
+            private_pg_url, DATABASE_POOL_TIMEOUT_SECONDS="2", DATABASE_POOLED="false"
+        )
+        made = Cluster(tmp_path, env)
+        stack.callback(made.close)
+        yield made, stalling, postgres
+
+
 def _pgdata(tmp_path: Path) -> Path:
     """The data directory of `private_pg_url`'s server (tests/postgres.py puts it there)."""
     pgdata = tmp_path / "pgdata"
@@ -169,11 +184,8 @@ def _outage(
     assert "Took job" not in logs
 
 
-@pytest.mark.slow
-def test_jobs_ride_out_a_pooler_outage_and_a_postgres_restart(
-    outage_cluster: tuple[Cluster, PgBouncer, str, Postgres], private_pg_url: str
-) -> None:
-    made, pooler, stalling, postgres = outage_cluster
+def _started(made: Cluster, stalling: str) -> tuple[str, list[Worker]]:
+    """An API replica and two ready workers: the replica's URL and the workers."""
     started: dict[str, Any] = {}
 
     def start_replica() -> None:
@@ -185,10 +197,31 @@ def test_jobs_ride_out_a_pooler_outage_and_a_postgres_restart(
     replica.join()
     for worker in workers:
         _ready(worker)
-    url = started["a"].url
+    return started["a"].url, workers
+
+
+@pytest.mark.slow
+def test_jobs_ride_out_a_pooler_outage_and_a_postgres_restart(
+    outage_cluster: tuple[Cluster, PgBouncer, str, Postgres], private_pg_url: str
+) -> None:
+    made, pooler, stalling, postgres = outage_cluster
+    url, workers = _started(made, stalling)
     with httpx.Client(timeout=STEP_S) as http:
         _outage(http, url, private_pg_url, stalling, workers, "pooler", pooler.stop, pooler.start)
         _outage(
             http, url, private_pg_url, stalling, workers, "postgres", postgres.stop, postgres.start
+        )
+    assert _sql(private_pg_url, "SELECT count(*) FROM jobs WHERE status <> 'done'")[0][0] == 0
+
+
+@pytest.mark.slow
+def test_jobs_ride_out_a_postgres_restart_without_a_pooler(
+    direct_cluster: tuple[Cluster, str, Postgres], private_pg_url: str
+) -> None:
+    made, stalling, postgres = direct_cluster
+    url, workers = _started(made, stalling)
+    with httpx.Client(timeout=STEP_S) as http:
+        _outage(
+            http, url, private_pg_url, stalling, workers, "direct", postgres.stop, postgres.start
         )
     assert _sql(private_pg_url, "SELECT count(*) FROM jobs WHERE status <> 'done'")[0][0] == 0
