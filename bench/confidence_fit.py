@@ -4,7 +4,7 @@ right from wrong answers.
 Run from the repository root:
 
     python -m bench.confidence_fit [--split dev] [--features meaning,lexical]
-                                   [--save rows.json | --load rows.json]
+                                   [--save rows.json | --load rows.json] [--calibrate]
 
 Every corpus but the held-out ones (`"held_out": true` in its corpus.json) is ingested alone
 into a fresh data directory and its split answered, as `almanac eval answers --corpus` does;
@@ -19,6 +19,11 @@ figures to put in `ConfidenceTuning.bias` / `weights` (services/offline/tuning.p
 model is scored as the confidence an answer reports (`shown_confidence`: with the trained
 reader's share, the passage discount, the ceiling and the caps), and the mean "left out"
 figure is printed over the corpora whose dev splits the reader never learnt from.
+With `--calibrate` (on answered or `--load`ed rows), what is printed instead is whether a last
+step, a Platt scaling of the confidence reported, would make its labels truer: per corpus, the
+calibration error and how many answers labelled *very high* and *high* were right, in force
+and through a scaling fitted on the other corpora alone (docs/tuning.md says why none is in
+force).
 Nothing is asserted. The held-out corpus is never read here: measure it with `almanac eval answers`.
 """
 
@@ -48,7 +53,8 @@ from backend.cli.eval_commands import (  # noqa: E402
 )
 from services.offline.confidence import observing_confidence, shown_confidence  # noqa: E402
 from services.offline.tuning import DEFAULT_TUNING  # noqa: E402
-from use_cases.calibration.stats import auroc  # noqa: E402
+from use_cases.calibration.stats import auroc, expected_calibration_error  # noqa: E402
+from use_cases.confidence.estimator import DEFAULT_PHRASES  # noqa: E402
 from use_cases.evaluation.answers import CaseResult  # noqa: E402
 
 Row = dict[str, Any]
@@ -209,6 +215,63 @@ def report(rows: Sequence[Row], features: Sequence[str]) -> None:
     )
 
 
+def _shown(row: Row) -> float:
+    """The confidence `row`'s answer reports with the model in force."""
+    return shown_confidence(
+        {k: float(v) for k, v in row.items() if k not in _NOT_FEATURES}, IN_FORCE
+    )
+
+
+def _logit(x: float) -> float:
+    x = min(1.0 - 1e-6, max(1e-6, x))
+    return math.log(x / (1.0 - x))
+
+
+def fit_calibration(rows: Sequence[Row]) -> tuple[float, float]:
+    """(slope, intercept) of a Platt scaling of the confidence reported, each corpus weighing
+    the same (`fit` on the one feature logit(c))."""
+    points = [{"corpus": r["corpus"], "correct": r["correct"], "z": _logit(_shown(r))}
+              for r in rows]  # fmt: skip
+    intercept, slope = fit(points, ["z"], l2=0.01)
+    return slope, intercept
+
+
+def calibrated(confidence: float, slope: float, intercept: float) -> float:
+    """`confidence` through the Platt scaling, under the ceiling in force."""
+    return min(_logistic(slope * _logit(confidence) + intercept), IN_FORCE.ceiling)
+
+
+def _labels(pairs: Sequence[tuple[float, bool]]) -> str:
+    """ECE, then right/answered (share) at "very high" and at "high"."""
+    cells = [f"{expected_calibration_error(pairs) or 0.0:.3f}"]
+    for phrase in ("very high", "high"):
+        items = [o for c, o in pairs if DEFAULT_PHRASES.phrase_for(c) == phrase]
+        share = f"{100 * len(items) / len(pairs):.0f}%" if pairs else "-"
+        cells.append(f"{sum(items)}/{len(items)} ({share})")
+    return " | ".join(cells)
+
+
+def calibration_report(rows: Sequence[Row]) -> None:
+    """Per corpus: ECE and the *very high* and *high* labels' precision of the confidence in
+    force, and of it through a Platt scaling fitted on the other corpora alone ("left out":
+    what documents nobody fitted on would get); then the scaling fitted on all of them."""
+    names = sorted({str(r["corpus"]) for r in rows}, key=lambda n: (n != HANDBOOK, n))
+    print("| corpus | in force: ECE | very high | high | left out: ECE | very high | high |")
+    print("|---|---|---|---|---|---|---|")
+    for name in [*names, "all"]:
+        part = [r for r in rows if name in ("all", r["corpus"])]
+        others = rows if name == "all" else [r for r in rows if r["corpus"] != name]
+        slope, intercept = fit_calibration(others)
+        shown = [(_shown(r), bool(r["correct"])) for r in part]
+        scaled = [(calibrated(c, slope, intercept), o) for c, o in shown]
+        print(f"| {name} | {_labels(shown)} | {_labels(scaled)} |")
+    slope, intercept = fit_calibration(rows)
+    print(
+        f"\nPlatt scaling fitted on {len(rows)} answers: "
+        f"slope {slope:.3f}, intercept {intercept:.3f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="dev", help="dev (default), test or all")
@@ -216,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", default=",".join(IN_FORCE.weights))
     parser.add_argument("--save", type=Path, help="write the recorded rows to this JSON file")
     parser.add_argument("--load", type=Path, help="refit on rows saved before (no answering)")
+    parser.add_argument(
+        "--calibrate", action="store_true", help="fit the calibration step (Platt) instead"
+    )
     args = parser.parse_args(argv)
     # One case at a time, composed in this process: see `collect`.
     os.environ["EVAL_CONCURRENCY"] = "1"
@@ -232,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("no answered cases")
         return 1
+    if args.calibrate:
+        calibration_report(rows)
+        return 0
     report(rows, [f.strip() for f in args.features.split(",") if f.strip()])
     return 0
 
