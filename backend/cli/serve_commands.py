@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from loguru import logger
 from rich.markup import escape
 
 from backend.cli import output
-from backend.cli.common import err, load_settings, open_container, run_command
-from backend.cli.knowledge_folder import knowledge_settings
+from backend.cli.common import cli_environ, err, load_settings, open_container, run_command
+from backend.cli.knowledge_folder import KNOWLEDGE_ENV, knowledge_settings, record_served
 from backend.cli.progress import IngestProgress
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
@@ -75,10 +76,21 @@ def serve(
 
     from backend.api.app import create_app
 
-    settings = load_settings()
+    settings = load_settings(knowledge=False)
+    knowledge = knowledge or run_command(_named_knowledge)
+    served = settings
     if knowledge is not None:
         settings = knowledge_settings(settings, knowledge)
     configure_logging(settings.server.log_level, content=settings.server.log_request_content)
+    if knowledge is not None:
+        logger.info(
+            "Serving the knowledge base of {} in {}; `almanac` commands run from {} act on it "
+            "(elsewhere: almanac --knowledge PATH or {}=PATH)",
+            knowledge.resolve(),
+            settings.storage.data_dir,
+            Path.cwd(),
+            KNOWLEDGE_ENV,
+        )
     if no_jobs:
         settings = settings.updated(run_jobs=False)
 
@@ -88,6 +100,7 @@ def serve(
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         check_cors(settings)  # before the workers start, each of which would refuse alone
+        record_served(served, knowledge)
         if knowledge is not None:
             _ingest_knowledge(settings, knowledge)
         options = _server_options(settings, bind, port)
@@ -102,6 +115,17 @@ def serve(
         uvicorn.run(SERVE_APP_FACTORY, factory=True, workers=workers, **options)
 
     run_command(body)
+
+
+def _named_knowledge() -> Path | None:
+    """The folder `almanac --knowledge PATH serve` or ALMANAC_KNOWLEDGE names, if any."""
+    named = cli_environ().get(KNOWLEDGE_ENV, "").strip()
+    if not named:
+        return None
+    folder = Path(named).expanduser()
+    if not folder.is_dir():
+        raise ConfigurationError(f"{KNOWLEDGE_ENV}={named}: no such folder.")
+    return folder
 
 
 def _server_options(settings: Settings, bind: str, port: int | None) -> dict[str, Any]:
