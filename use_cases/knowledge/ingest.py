@@ -10,7 +10,11 @@ What a document is:
   the ones that are gone.
 - Its content hash covers the bytes, the category and the pipeline signature (chunking,
   embedding model), so re-ingesting unchanged input is a no-op (`unchanged`) and changing any
-  of them re-indexes it. Its raw hash covers the bytes alone (duplicate detection).
+  of them re-indexes it. An input that names no category (no collection) keeps the stored
+  document's: its unchanged bytes are `unchanged` whatever category (collection) the ingest
+  that stored them named, so no path (`almanac ingest --category X`, the ingest of `serve
+  --knowledge`, a re-upload) embeds unchanged bytes again. Its raw hash covers the bytes alone
+  (duplicate detection).
 
 Replacing is explicit, never a side effect of a matching title or file name:
 - an input read from the same file as a stored document (same origin) is a new version of
@@ -289,7 +293,7 @@ class IngestDocuments:
         self._loader.check(source.name, data)
         content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
-        if existing is not None and existing.content_hash == content_hash:
+        if existing is not None and self._unchanged(existing, data, request, content_hash):
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
         self._check_duplicate(source, _raw_hash(data), existing, {})
         return None
@@ -323,7 +327,31 @@ class IngestDocuments:
             stored = self._store.get_by_origin(source.origin)
         if stored is None and request.replace_id is None:
             stored = self._store.get_by_source(source.source)
-        return stored is not None and stored.content_hash == content_hash
+        return stored is not None and self._unchanged(stored, data, request, content_hash)
+
+    def _unchanged(
+        self, stored: DocumentRecord, data: bytes, request: IngestRequest, content_hash: str
+    ) -> bool:
+        """Whether `stored` already holds `data` as `request` would store it: the same content
+        hash, or, for a request that names no category (collection), the hash of the bytes
+        with the stored document's own (an earlier `almanac ingest --category X` stored it so):
+        an input naming neither keeps the stored ones, so its unchanged bytes are not embedded
+        again, whichever path ingested them first."""
+        if stored.content_hash == content_hash:
+            return True
+        categories = (
+            (request.category,) if request.category is not None else (None, stored.category)
+        )
+        collections = (
+            (request.collection,)
+            if request.collection is not None
+            else (None, CollectionChoice(stored.collection_id))
+        )
+        return any(
+            self._hash(data, category, collection) == stored.content_hash
+            for category in categories
+            for collection in collections
+        )
 
     def _prepare(
         self, run: _Run, source: IngestSource, read: _Read | None = None
@@ -333,7 +361,7 @@ class IngestDocuments:
         raw_hash = _raw_hash(data)
         content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
-        if existing is not None and existing.content_hash == content_hash:
+        if existing is not None and self._unchanged(existing, data, request, content_hash):
             if existing.raw_hash is None:  # stored before raw hashes were kept
                 self._store.record_raw_hash(existing.id, raw_hash)
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
