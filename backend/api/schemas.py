@@ -458,6 +458,24 @@ class ConflictOut(BaseModel):
     second: ConflictSideOut
 
 
+class IngestProblemOut(BaseModel):
+    source: str = Field(description="The file's path in its folder.", examples=["~$report.docx"])
+    status: Literal["failed", "duplicate", "conflict", "skipped"] = Field(
+        description="failed: it could not be read or was refused; duplicate, conflict: its "
+        "content or name is another document's; skipped: its type is not read."
+    )
+    reason: str = Field(examples=["hr/receipts.pages: '.pages' files are not supported; ..."])
+    reported_at: datetime = Field(description="When it was first reported (for this version).")
+
+
+class IngestProblemListOut(BaseModel):
+    problems: list[IngestProblemOut] = Field(
+        description="The files of the ingested folders that are not in the knowledge base, "
+        "from the last ingest of each folder (`almanac ingest DIR`, the start of `almanac "
+        "serve --knowledge`)."
+    )
+
+
 class ConflictListOut(BaseModel):
     status: Literal["current", "scanning"] = Field(
         description="current: the knowledge base has not changed since this scan; scanning: a "

@@ -19,8 +19,9 @@ from backend.cli.progress import IngestProgress
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
+from backend.ingest_problems import record_problems
 from backend.logging import configure_logging
-from backend.sources import collect_sources, prune_prefixes
+from backend.sources import prune_prefixes, scan_sources
 from backend.stores import storage_label
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.ingest import IngestRequest
@@ -172,7 +173,8 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
         soft_wrap=True,
     )
     with open_container(settings) as container:
-        sources = collect_sources([folder], container.knowledge.ingest)
+        scan = scan_sources([folder], container.knowledge.ingest)
+        sources = scan.sources
         started = time.monotonic()
         with IngestProgress(err, total=len(sources)) as on_progress:
             report = container.admin.admin_ingest.run(
@@ -184,11 +186,12 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
                 ),
             )
         readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
-    for line in output.ingest_lines(report):
-        err.print(line, highlight=False, soft_wrap=True)
+    known = record_problems(settings.storage.data_dir, prune_prefixes([folder]), report, scan)
     if report.chunks_written:
         err.print(output.searchable_line(readiness), highlight=False)
-    err.print(output.ingest_summary(report), highlight=False)
+    for line in [*output.ingest_lines(report, known), *output.scan_lines(scan)]:
+        err.print(line, highlight=False, soft_wrap=True)
+    err.print(output.ingest_summary(report, scan, len(known)), highlight=False)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.

@@ -113,6 +113,7 @@ from use_cases.shared.errors import (
     NotFound,
     PayloadTooLarge,
     TitleTaken,
+    UnsupportedDocument,
 )
 from use_cases.shared.leases import JobLease, LeaseLost
 
@@ -224,6 +225,17 @@ class IngestDocuments:
     def supports(self, name: str) -> bool:
         """Whether a file of this name is of a type ingestion reads (walks pick these)."""
         return self._loader.supports(name)
+
+    def refusal(self, name: str) -> str:
+        """Why a file of this name is not read (its type; the loader names the types it
+        reads)."""
+        try:
+            self._loader.check(name, b"")
+        except UnsupportedDocument as exc:
+            return exc.detail
+        except AlmanacError:
+            pass
+        return f"{name}: its type is not read"
 
     async def execute(self, request: IngestRequest) -> IngestReport:
         return await asyncio.to_thread(self.run, request)
