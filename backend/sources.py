@@ -11,22 +11,23 @@ instead of being read, and the ingest's report names it.
 
 Every file of a walked folder is accounted for (`scan_sources`): it is an input, or skipped
 with the reason (a type Almanac does not read, naming the types it reads), or ignored as a
-temporary or lock file (`IGNORED_NAMES`: an editor's `~$report.docx`, LibreOffice's
-`.~lock.report.odt#`, `*.tmp`, `.DS_Store`, `Thumbs.db`), which is never read. Other hidden
-files and folders (a name starting with `.`, like `.git`) are not looked at.
+temporary or lock file (`use_cases.sources.domain.IGNORED_NAMES`: an editor's
+`~$report.docx`, LibreOffice's `.~lock.report.odt#`, `*.tmp`, `.DS_Store`, `Thumbs.db`),
+which is never read. Other hidden files and folders (a name starting with `.`, like `.git`)
+are not looked at.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Protocol
 
 from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
 from use_cases.knowledge.ingest import IngestSource
 from use_cases.shared.errors import InvalidRequest
+from use_cases.sources.domain import is_ignored
 
 
 class KnowsTypes(Protocol):
@@ -39,15 +40,6 @@ class ExplainsTypes(KnowsTypes, Protocol):
     """What also says why a file is not read (`IngestDocuments.refusal`)."""
 
     def refusal(self, name: str) -> str: ...
-
-
-#: Temporary and lock files of editors and file managers: never read, counted as ignored.
-IGNORED_NAMES = ("~$*", ".~lock.*#", "*.tmp", ".DS_Store", "Thumbs.db")
-
-
-def is_ignored(name: str) -> bool:
-    """Whether a file of this name is a temporary or lock file (`IGNORED_NAMES`)."""
-    return any(fnmatchcase(name, pattern) for pattern in IGNORED_NAMES)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Rules:
 - Every file under the folder whose type the loaders read is an item, keyed by its path
   relative to the folder (`policies/travel.md`); hidden files and folders (a part starting
-  with a dot) are skipped, as `almanac ingest` skips them.
+  with a dot) are skipped, as `almanac ingest` skips them, and so are temporary and lock
+  files (`~$report.docx`, `.~lock.report.odt#`, `*.tmp`: `use_cases.sources.domain.is_ignored`),
+  which are never read.
 - An item's version is its size and modification time (nanoseconds): a file whose version
   did not change is `Unchanged` and never read.
 - A folder that is missing or not a folder, or a sub-folder that cannot be listed, fails the
@@ -28,7 +30,7 @@ from pathlib import Path
 from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
 from services.sources.kinds import SourceContext, hidden
 from use_cases.shared.errors import InvalidRequest
-from use_cases.sources.domain import SourceSpec
+from use_cases.sources.domain import SourceSpec, is_ignored
 from use_cases.sources.ports import (
     Fetched,
     ItemFailed,
@@ -139,7 +141,9 @@ class FolderReader:
             for name in files:
                 path = base / name
                 key = path.relative_to(self._root).as_posix()
-                if hidden(key) or not self._supports(name) or not path.is_file():
+                if hidden(key) or is_ignored(name) or not self._supports(name):
+                    continue
+                if not path.is_file():
                     continue
                 found.append((key, path))
         yield from sorted(found)

@@ -14,6 +14,7 @@ from backend.bootstrap import bootstrap
 from backend.cli.common import settings_for_cli
 from backend.cli.main import app
 from backend.cli.serve_commands import _ingest_knowledge
+from services.sources.folder import FolderReader
 from tests.conftest import asgi_client, issue_key, make_settings
 
 IGNORED = ["~$Handbook.docx", ".~lock.Fire_Safety.odt#", "notes.tmp", ".DS_Store", "Thumbs.db"]
@@ -134,3 +135,12 @@ async def test_the_problems_list_is_for_admins_only(tmp_path: Path) -> None:
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
     assert listed.status_code == 200 and listed.json() == {"problems": []}
+
+
+def test_a_folder_source_never_reads_temporary_or_lock_files(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    reader = FolderReader(folder, lambda name: name.endswith((".md", ".docx")), 1_000_000)
+
+    keys = [event.key for event in reader.read({})]
+
+    assert keys == ["broken.docx", "leave.md"]  # not ~$Handbook.docx, an open file's lock
