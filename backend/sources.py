@@ -19,8 +19,10 @@ are not looked at.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 
@@ -108,12 +110,16 @@ def collect_sources(paths: Iterable[Path], loader: KnowsTypes) -> list[IngestSou
     return scan_sources(paths, loader).sources
 
 
-def scan_sources(paths: Iterable[Path], loader: KnowsTypes) -> SourceScan:
+def scan_sources(
+    paths: Iterable[Path], loader: KnowsTypes, *, file_dates: bool = False
+) -> SourceScan:
     """Files named explicitly are always taken (so an unsupported one reports an error);
     directories are walked for supported files, skipping hidden ones, and every other file
     found is skipped (with the reason, when `loader` gives one) or ignored (module rules). A
     file inside a sub-folder of a walked directory gets that sub-folder's name as its
-    default category.
+    default category. `file_dates`: each input carries its file's modification day (the
+    document's date when the file holds none; not for the bundled sample, whose files'
+    times are a checkout's).
     """
     found: dict[str, IngestSource] = {}
     scan = SourceScan()
@@ -148,8 +154,17 @@ def scan_sources(paths: Iterable[Path], loader: KnowsTypes) -> SourceScan:
                 found.setdefault(source.origin or source.source, source)
         else:
             raise InvalidRequest(f"{path} does not exist.")
-    scan.sources = list(found.values())
+    scan.sources = [_dated(s) for s in found.values()] if file_dates else list(found.values())
     return scan
+
+
+def _dated(source: IngestSource) -> IngestSource:
+    """`source` with its file's modification day (none when it cannot be read)."""
+    try:
+        modified = date.fromtimestamp(os.stat(source.origin or "").st_mtime)
+    except (OSError, ValueError, OverflowError):
+        return source
+    return replace(source, modified=modified)
 
 
 def _refusal(loader: KnowsTypes, name: str) -> str:

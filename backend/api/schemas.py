@@ -228,7 +228,18 @@ class DocumentOut(BaseModel):
     )
     title: str = Field(examples=["Travel and Expense Policy"])
     category: str | None = Field(examples=["policies"])
-    updated_at: date | None = Field(examples=["2025-04-01"])
+    updated_at: date | None = Field(
+        description="The document's own date (see `updated_from`); null when it has none.",
+        examples=["2025-04-01"],
+    )
+    updated_from: Literal["property", "mtime", "ingest"] = Field(
+        default="property",
+        description="Where `updated_at` came from: `property` (the file's own date: front "
+        "matter, Word or PowerPoint properties, PDF metadata, HTML meta, an e-mail's Date), "
+        "`mtime` (the file's modification time, for a folder's file without one) or `ingest` "
+        "(no date known: the document dates from `ingested_at`).",
+        examples=["property"],
+    )
     media_type: str = Field(examples=["text/markdown"])
     content_hash: str
     size_bytes: int = Field(examples=[5120])

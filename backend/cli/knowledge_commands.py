@@ -107,7 +107,7 @@ def ingest(
     def body() -> None:
         with open_container() as container:
             chosen = collection_choice(container, collection)
-            scan = scan_sources(paths, container.knowledge.ingest)
+            scan = scan_sources(paths, container.knowledge.ingest, file_dates=True)
             sources = scan.sources
             prefixes = prune_prefixes(paths) if prune else ()
             started = time.monotonic()

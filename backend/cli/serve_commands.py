@@ -173,7 +173,7 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
         soft_wrap=True,
     )
     with open_container(settings) as container:
-        scan = scan_sources([folder], container.knowledge.ingest)
+        scan = scan_sources([folder], container.knowledge.ingest, file_dates=True)
         sources = scan.sources
         started = time.monotonic()
         with IngestProgress(err, total=len(sources)) as on_progress:

@@ -7,7 +7,8 @@ Rules:
   files (`~$report.docx`, `.~lock.report.odt#`, `*.tmp`: `use_cases.sources.domain.is_ignored`),
   which are never read.
 - An item's version is its size and modification time (nanoseconds): a file whose version
-  did not change is `Unchanged` and never read.
+  did not change is `Unchanged` and never read. Its modification day is the document's date
+  when the file holds none of its own.
 - A folder that is missing or not a folder, or a sub-folder that cannot be listed, fails the
   listing (`ListingFailed`): an unmounted share must never read as "every file was deleted".
 - Over an API key a folder must be under one of `SOURCE_FOLDER_ROOTS` (none set: folder
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 from pathlib import Path
 
 from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
@@ -123,7 +125,8 @@ class FolderReader:
             return ItemFailed(key, f"cannot read: {exc.strerror}")
         if _version(opened) != version or len(content) > self._max_bytes:
             return ItemFailed(key, "the file changed while it was read; the next sync reads it")
-        return Fetched(key=key, name=path.name, content=content, version=version)
+        modified = date.fromtimestamp(opened.st_mtime)
+        return Fetched(key, path.name, content, version, modified=modified)
 
     def _files(self) -> Iterator[tuple[str, Path]]:
         """(key, path) of every file to sync, in key order; `ListingFailed` as soon as any

@@ -27,6 +27,13 @@ Replacing is explicit, never a side effect of a matching title or file name:
 - an input with the bytes of a stored document (or of an earlier input of the run) under
   another source is a duplicate (`DuplicateDocument`: 409, CLI status `duplicate`, skipped).
 
+Dates: a document's date (`updated_at`) is its own, read by its loader from the file
+(front matter, Word and PowerPoint core properties, PDF `/ModDate` or `/CreationDate`, HTML
+meta dates, an e-mail's `Date`), else its file's modification time (`IngestSource.modified`:
+folder ingests and synced folders; a day past today's tolerance is not used), else none: it
+dates from its ingestion (`ingested_at`).
+`updated_from` in its metadata says which (`property`, `mtime`, `ingest`).
+
 Trust checks, all before anything is embedded or written:
 - a date the loader read (`updated`, `date`, `effective`, ...) later than today plus
   `future_tolerance` is refused (`FutureDate`, 422): a future date would make a document
@@ -80,7 +87,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from use_cases.knowledge.domain import (
@@ -136,6 +143,9 @@ class IngestSource:
     link: str | None = None
     """Where a reader of the document can follow it (a synced web page's URL), kept in its
     metadata as `link`; None for files and uploads."""
+    modified: date | None = None
+    """The day its file was last modified (a folder's file, a synced item), the document's
+    date when the file holds none of its own; None for uploads."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +393,7 @@ class IngestDocuments:
         loaded = read.parsed if read is not None else None
         parsed = withhold_instructions(loaded or self._loader.load(source.name, data))
         self._check_dates(source.name, parsed)
+        modified = self._modified(source)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)
         if request.distinct_title:
             self._check_title(source.name, parsed.title, [existing, target])
@@ -394,11 +405,13 @@ class IngestDocuments:
             or parsed.category
             or source.default_category
             or (existing.category if existing else None),
-            updated_at=parsed.updated_at,
+            updated_at=parsed.updated_at or modified,
             media_type=parsed.media_type,
             size_bytes=len(data),
             sections=tuple(self._chunker.chunk(parsed)),
-            metadata=dict(parsed.metadata) | ({"link": source.link} if source.link else {}),
+            metadata=dict(parsed.metadata)
+            | ({"link": source.link} if source.link else {})
+            | {"updated_from": _updated_from(parsed, modified)},
             origin=source.origin,
             raw_hash=raw_hash,
             supersedes=supersedes,
@@ -467,6 +480,12 @@ class IngestDocuments:
                 "run); nothing was added.",
                 0,
             )
+
+    def _modified(self, source: IngestSource) -> date | None:
+        """The file's modification day, unless it is in the future (a wrong clock): then the
+        document dates from its ingestion instead of looking like the newest word."""
+        latest = self._clock.today() + self._policy.future_tolerance
+        return source.modified if source.modified and source.modified <= latest else None
 
     def _check_dates(self, name: str, parsed: ParsedDocument) -> None:
         today = self._clock.today()
@@ -734,6 +753,13 @@ def _quote(text: str, limit: int = 80) -> str:
     """`text` in quotes, cut to about `limit` characters."""
     line = " ".join(text.split())
     return f"“{line if len(line) <= limit else line[: limit - 1] + '…'}”"
+
+
+def _updated_from(parsed: ParsedDocument, modified: date | None) -> str:
+    """Where a document's date comes from (module rules, "Dates")."""
+    if parsed.updated_at is not None:
+        return "property"
+    return "mtime" if modified is not None else "ingest"
 
 
 def _raw_hash(data: bytes) -> str:
