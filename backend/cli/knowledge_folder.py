@@ -22,8 +22,9 @@ the one chosen, first of
    records it in `data/active-knowledge.json` (under the default data directory, so the same
    checkout finds it), and a plain `almanac serve` (the default knowledge base) forgets it;
 4. else the default data directory.
-A command acting on another data directory than the default says so in its first line, on
-stderr (so `--json` output stays clean).
+A command acting on a knowledge base chosen so (2 or 3) says so in its first line, on stderr
+(so `--json` output stays clean), and so does one whose DATA_DIR overrides a knowledge base
+named by 2. DATA_DIR alone says nothing: the server and every command read it alike.
 """
 
 from __future__ import annotations
@@ -119,9 +120,14 @@ def record_served(settings: Settings, folder: Path | None) -> None:
 def acting_on_line(settings: Settings, environ: Mapping[str, str] | None = None) -> str | None:
     """The first line of a command acting on another data directory than the default one,
     None when it acts on the default one."""
+    environ = os.environ if environ is None else environ
     chosen = active_knowledge(settings, environ)
     if chosen is not None:
         return f"Knowledge base of {chosen.folder} in {chosen.data_dir} ({chosen.origin})"
-    if "data_dir" in settings.storage.model_fields_set:
-        return f"Data directory {settings.storage.data_dir} (DATA_DIR)"
+    named = environ.get(KNOWLEDGE_ENV, "").strip()
+    if named and "data_dir" in settings.storage.model_fields_set:
+        return (
+            f"Data directory {settings.storage.data_dir} (DATA_DIR, which wins over the "
+            f"knowledge base of {named})"
+        )
     return None

@@ -121,4 +121,8 @@ def test_the_environment_variable_names_it_and_data_dir_always_wins(
     )
     assert wins.exit_code == 0, wins.output
     assert _sources(wins) == []
-    assert wins.stderr.splitlines()[0] == f"Data directory {own} (DATA_DIR)"
+    assert wins.stderr.splitlines()[0] == (
+        f"Data directory {own} (DATA_DIR, which wins over the knowledge base of {folder})"
+    )
+    alone = runner.invoke(app, ["docs", "list", "--json"], env={**env, "DATA_DIR": own})
+    assert alone.exit_code == 0 and alone.stderr == ""  # as the server reads it: nothing to say
