@@ -177,6 +177,7 @@ def _options(
     knowledge: Annotated[
         Path | None,
         typer.Option(
+            exists=True,
             file_okay=False,
             help="Act on the knowledge base of this folder (the one `almanac serve --knowledge "
             "PATH` serves); also ALMANAC_KNOWLEDGE=PATH. Without either, the one served last "
