@@ -228,7 +228,18 @@ class DocumentOut(BaseModel):
     )
     title: str = Field(examples=["Travel and Expense Policy"])
     category: str | None = Field(examples=["policies"])
-    updated_at: date | None = Field(examples=["2025-04-01"])
+    updated_at: date | None = Field(
+        description="The document's own date (see `updated_from`); null when it has none.",
+        examples=["2025-04-01"],
+    )
+    updated_from: Literal["property", "mtime", "ingest"] = Field(
+        default="property",
+        description="Where `updated_at` came from: `property` (the file's own date: front "
+        "matter, Word or PowerPoint properties, PDF metadata, HTML meta, an e-mail's Date), "
+        "`mtime` (the file's modification time, for a folder's file without one) or `ingest` "
+        "(no date known: the document dates from `ingested_at`).",
+        examples=["property"],
+    )
     media_type: str = Field(examples=["text/markdown"])
     content_hash: str
     size_bytes: int = Field(examples=[5120])
@@ -456,6 +467,24 @@ class ConflictOut(BaseModel):
     unit: str = Field(description="What the values count (a stemmed word or a sign).")
     first: ConflictSideOut
     second: ConflictSideOut
+
+
+class IngestProblemOut(BaseModel):
+    source: str = Field(description="The file's path in its folder.", examples=["~$report.docx"])
+    status: Literal["failed", "duplicate", "conflict", "skipped"] = Field(
+        description="failed: it could not be read or was refused; duplicate, conflict: its "
+        "content or name is another document's; skipped: its type is not read."
+    )
+    reason: str = Field(examples=["hr/receipts.pages: '.pages' files are not supported; ..."])
+    reported_at: datetime = Field(description="When it was first reported (for this version).")
+
+
+class IngestProblemListOut(BaseModel):
+    problems: list[IngestProblemOut] = Field(
+        description="The files of the ingested folders that are not in the knowledge base, "
+        "from the last ingest of each folder (`almanac ingest DIR`, the start of `almanac "
+        "serve --knowledge`)."
+    )
 
 
 class ConflictListOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -55,15 +56,41 @@ def _show_flags_without_a_type() -> None:
 _show_flags_without_a_type()
 
 
-def load_settings() -> Settings:
+class _Run:
+    """What one `almanac` run carries between its options and its command (set again by the
+    root callback on every run): `almanac --knowledge PATH`'s folder, and the line said."""
+
+    knowledge: str | None = None
+    said: str | None = None
+
+
+def start_run(knowledge: str | None) -> None:
+    """Called by the root callback when a run starts."""
+    _Run.knowledge, _Run.said = knowledge, None
+
+
+def cli_environ() -> dict[str, str]:
+    """The environment, with `almanac --knowledge PATH`'s folder as ALMANAC_KNOWLEDGE."""
+    from backend.cli.knowledge_folder import KNOWLEDGE_ENV
+
+    environ = dict(os.environ)
+    if _Run.knowledge:
+        environ[KNOWLEDGE_ENV] = _Run.knowledge
+    return environ
+
+
+def load_settings(*, knowledge: bool = True) -> Settings:
     """Settings from the environment and `.env`; a bad value is a message per problem (no
-    traceback) and exit code 2."""
+    traceback) and exit code 2.
+
+    `knowledge`: act on the chosen knowledge base (backend/cli/knowledge_folder.py), saying
+    so once on stderr when it is not the default data directory."""
     from pydantic import ValidationError
 
     from backend.config import Settings, environment_name
 
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         for error in exc.errors():
             name = environment_name(error["loc"])
@@ -75,6 +102,21 @@ def load_settings() -> Settings:
                 soft_wrap=True,
             )
         raise typer.Exit(2) from None
+    if not knowledge:
+        return settings
+    from backend.cli.knowledge_folder import acting_on_line, active_settings
+
+    environ = cli_environ()
+    _say_once(acting_on_line(settings, environ))
+    return active_settings(settings, environ)
+
+
+def _say_once(line: str | None) -> None:
+    """`line` on stderr, once per command run (a command may load its settings twice)."""
+    if line is None or _Run.said == line:
+        return
+    _Run.said = line
+    err.print(escape(line), highlight=False, soft_wrap=True)
 
 
 def settings_for_cli() -> Settings:

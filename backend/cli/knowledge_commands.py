@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Collection
 from dataclasses import replace as replace_
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +25,8 @@ from backend.cli.common import (
     settings_for_cli,
 )
 from backend.cli.progress import AnswerProgress, IngestProgress
-from backend.sources import collect_sources, prune_prefixes
+from backend.ingest_problems import record_problems
+from backend.sources import SourceScan, prune_prefixes, scan_sources
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
 from services.knowledge.loaders.pdf_text import known_word_share
 from services.knowledge.spelling import english_words
@@ -105,7 +107,8 @@ def ingest(
     def body() -> None:
         with open_container() as container:
             chosen = collection_choice(container, collection)
-            sources = collect_sources(paths, container.knowledge.ingest)
+            scan = scan_sources(paths, container.knowledge.ingest, file_dates=True)
+            sources = scan.sources
             prefixes = prune_prefixes(paths) if prune else ()
             started = time.monotonic()
             with IngestProgress(err, total=len(sources)) as on_progress:
@@ -133,7 +136,10 @@ def ingest(
                         err.print(output.answer_ready_line(readiness), highlight=False)
             qualities = pdf_text_qualities(container, report) if not as_json else []
             tables, table_problems = workbook_tables(container, sources, chosen)
-        print_ingest(report, readiness, qualities, as_json=as_json)
+            known = record_problems(
+                container.settings.storage.data_dir, prune_prefixes(paths), report, scan
+            )
+        print_ingest(report, readiness, qualities, as_json=as_json, scan=scan, known=known)
         for line in tables:
             err.print(line, highlight=False, soft_wrap=True)
         if report.problems or table_problems:
@@ -155,16 +161,21 @@ def print_ingest(
     qualities: list[tuple[str, float]],
     *,
     as_json: bool,
+    scan: SourceScan | None = None,
+    known: Collection[str] = (),
 ) -> None:
-    """An ingest's report: JSON, or a line per document, per PDF's text quality, then the sum."""
+    """An ingest's report: JSON, or a line per document, per PDF's text quality, per file
+    skipped or ignored, then the sum."""
     if as_json:
-        output.print_json(output.ingest_report(report, readiness))
+        output.print_json(output.ingest_report(report, readiness, scan))
         return
-    for line in output.ingest_lines(report):
+    for line in output.ingest_lines(report, known):
         err.print(line, highlight=False, soft_wrap=True)
     for source, share in qualities:
         err.print(output.pdf_text_quality(source, share), highlight=False, soft_wrap=True)
-    console.print(output.ingest_summary(report), highlight=False)
+    for line in output.scan_lines(scan) if scan is not None else []:
+        err.print(line, highlight=False, soft_wrap=True)
+    console.print(output.ingest_summary(report, scan, len(known)), highlight=False)
 
 
 def workbook_tables(
@@ -239,6 +250,26 @@ def docs_list(
             )
         console.print(table)
         console.print(f"{len(page.documents)} of {page.total} documents")
+
+    run_command(body)
+
+
+@docs_app.command("problems")
+def docs_problems(as_json: JsonOpt = False) -> None:
+    """List the files of the ingested folders that are not in the knowledge base, and why."""
+
+    def body() -> None:
+        from backend.ingest_problems import load_problems
+
+        problems = load_problems(settings_for_cli().storage.data_dir)
+        if as_json:
+            keys = ("source", "status", "reason", "reported_at")
+            output.print_json({"problems": [{k: getattr(p, k) for k in keys} for p in problems]})
+            return
+        for problem in problems:
+            line = f"{problem.status} {problem.source}: {problem.reason}"
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(f"{len(problems)} problems")
 
     run_command(body)
 

@@ -9,10 +9,12 @@ module of its own under `backend/cli/` (docs/extending.md, "A CLI command").
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from backend.cli.common import VersionOpt
+from backend.cli.common import VersionOpt, start_run
 from backend.cli.registry import CommandEntry, lazy_group
 
 _CLI = "backend.cli"
@@ -170,8 +172,21 @@ app = typer.Typer(
 
 
 @app.callback()
-def _options(version: VersionOpt = False) -> None:
+def _options(
+    version: VersionOpt = False,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="Act on the knowledge base of this folder (the one `almanac serve --knowledge "
+            "PATH` serves); also ALMANAC_KNOWLEDGE=PATH. Without either, the one served last "
+            "from this directory. DATA_DIR, when set, always wins.",
+        ),
+    ] = None,
+) -> None:
     """Options for every command."""
+    start_run(None if knowledge is None else str(knowledge))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.text import Text
 
 if TYPE_CHECKING:  # the API's schemas load FastAPI: imported by the functions that print JSON
+    from backend.sources import SourceScan
     from use_cases.knowledge.documents import DocumentPage
     from use_cases.knowledge.domain import DocumentDetail, DocumentRecord, IngestReport, SearchPage
 
@@ -73,8 +75,12 @@ def answer_ready_line(readiness: Readiness) -> str:
     )
 
 
-def ingest_report(report: IngestReport, readiness: Readiness | None = None) -> dict[str, Any]:
+def ingest_report(
+    report: IngestReport, readiness: Readiness | None = None, scan: SourceScan | None = None
+) -> dict[str, Any]:
     return {
+        "skipped": [{"source": s.source, "reason": s.reason} for s in scan.skipped] if scan else [],
+        "ignored": list(scan.ignored) if scan else [],
         **{status: report.count(status) for status in INGEST_STATUSES},
         "chunks_written": report.chunks_written,
         "answers_job": report.answers_job,
@@ -103,10 +109,13 @@ def replaced_version(record: DocumentRecord) -> dict[str, Any]:
     return ReplacedOut.of(record).model_dump(mode="json")
 
 
-def ingest_lines(report: IngestReport) -> list[str]:
-    """One Rich line per input that needs saying: what was replaced, skipped or refused."""
+def ingest_lines(report: IngestReport, known: Collection[str] = ()) -> list[str]:
+    """One Rich line per input that needs saying: what was replaced, skipped or refused (a
+    failure of `known`, reported before for the same file, is not said again)."""
     lines = []
     for item in report.items:
+        if item.source in known and item.status != "updated":
+            continue
         source = escape(item.source)
         if item.status == "updated" and item.replaced is not None:
             old = item.replaced
@@ -136,13 +145,29 @@ def pdf_text_quality(source: str, share: float) -> str:
     )
 
 
-def ingest_summary(report: IngestReport) -> str:
+def ingest_summary(report: IngestReport, scan: SourceScan | None = None, known: int = 0) -> str:
     counts = ", ".join(
         f"{report.count(status)} {status}"
         for status in INGEST_STATUSES
         if status not in ("duplicate", "conflict") or report.count(status)
     )
-    return f"{counts} ({report.chunks_written} chunks written)"
+    if scan is not None:
+        counts += f", {len(scan.skipped)} skipped, {len(scan.ignored)} ignored"
+    again = (
+        f"; {known} failed as before, the file unchanged (almanac docs problems)" if known else ""
+    )
+    return f"{counts} ({report.chunks_written} chunks written){again}"
+
+
+def scan_lines(scan: SourceScan) -> list[str]:
+    """One Rich line per file a folder walk skipped (with why), one for those it ignored."""
+    lines = [
+        f"[yellow]skipped[/] {escape(item.source)}: {escape(item.reason)}" for item in scan.skipped
+    ]
+    if scan.ignored:
+        names = ", ".join(escape(name) for name in scan.ignored)
+        lines.append(f"[dim]ignored[/] {len(scan.ignored)} temporary or lock files: {names}")
+    return lines
 
 
 _MARK = re.compile(r"</?mark>")

@@ -9,17 +9,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from loguru import logger
 from rich.markup import escape
 
 from backend.cli import output
-from backend.cli.common import err, load_settings, open_container, run_command
-from backend.cli.knowledge_folder import knowledge_settings
+from backend.cli.common import cli_environ, err, load_settings, open_container, run_command
+from backend.cli.knowledge_folder import KNOWLEDGE_ENV, knowledge_settings, record_served
 from backend.cli.progress import IngestProgress
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
+from backend.ingest_problems import record_problems
 from backend.logging import configure_logging
-from backend.sources import collect_sources, prune_prefixes
+from backend.sources import prune_prefixes, scan_sources
 from backend.stores import storage_label
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.ingest import IngestRequest
@@ -75,10 +77,21 @@ def serve(
 
     from backend.api.app import create_app
 
-    settings = load_settings()
+    settings = load_settings(knowledge=False)
+    knowledge = knowledge or run_command(_named_knowledge)
+    served = settings
     if knowledge is not None:
         settings = knowledge_settings(settings, knowledge)
     configure_logging(settings.server.log_level, content=settings.server.log_request_content)
+    if knowledge is not None:
+        logger.info(
+            "Serving the knowledge base of {} in {}; `almanac` commands run from {} act on it "
+            "(elsewhere: almanac --knowledge PATH or {}=PATH)",
+            knowledge.resolve(),
+            settings.storage.data_dir,
+            Path.cwd(),
+            KNOWLEDGE_ENV,
+        )
     if no_jobs:
         settings = settings.updated(run_jobs=False)
 
@@ -88,6 +101,7 @@ def serve(
         bind = host or settings.server.host
         check_bind(bind, settings, insecure_bind=insecure_bind)
         check_cors(settings)  # before the workers start, each of which would refuse alone
+        record_served(served, knowledge)
         if knowledge is not None:
             _ingest_knowledge(settings, knowledge)
         options = _server_options(settings, bind, port)
@@ -102,6 +116,17 @@ def serve(
         uvicorn.run(SERVE_APP_FACTORY, factory=True, workers=workers, **options)
 
     run_command(body)
+
+
+def _named_knowledge() -> Path | None:
+    """The folder `almanac --knowledge PATH serve` or ALMANAC_KNOWLEDGE names, if any."""
+    named = cli_environ().get(KNOWLEDGE_ENV, "").strip()
+    if not named:
+        return None
+    folder = Path(named).expanduser()
+    if not folder.is_dir():
+        raise ConfigurationError(f"{KNOWLEDGE_ENV}={named}: no such folder.")
+    return folder
 
 
 def _server_options(settings: Settings, bind: str, port: int | None) -> dict[str, Any]:
@@ -148,7 +173,8 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
         soft_wrap=True,
     )
     with open_container(settings) as container:
-        sources = collect_sources([folder], container.knowledge.ingest)
+        scan = scan_sources([folder], container.knowledge.ingest, file_dates=True)
+        sources = scan.sources
         started = time.monotonic()
         with IngestProgress(err, total=len(sources)) as on_progress:
             report = container.admin.admin_ingest.run(
@@ -160,11 +186,12 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
                 ),
             )
         readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
-    for line in output.ingest_lines(report):
-        err.print(line, highlight=False, soft_wrap=True)
+    known = record_problems(settings.storage.data_dir, prune_prefixes([folder]), report, scan)
     if report.chunks_written:
         err.print(output.searchable_line(readiness), highlight=False)
-    err.print(output.ingest_summary(report), highlight=False)
+    for line in [*output.ingest_lines(report, known), *output.scan_lines(scan)]:
+        err.print(line, highlight=False, soft_wrap=True)
+    err.print(output.ingest_summary(report, scan, len(known)), highlight=False)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.

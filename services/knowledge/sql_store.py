@@ -81,6 +81,10 @@ _EXTRACTION: dict[Dialect, str] = {
     "sqlite": "json_extract(d.metadata, '$.extraction')",
     "postgresql": "d.metadata ->> 'extraction'",
 }
+_UPDATED_FROM: dict[Dialect, str] = {
+    "sqlite": "json_extract(d.metadata, '$.updated_from')",
+    "postgresql": "d.metadata ->> 'updated_from'",
+}
 _COLUMNS = """
     d.id, d.source, d.title, d.category, d.updated_at, d.media_type, d.content_hash,
     d.size_bytes, d.ingested_at,
@@ -91,11 +95,13 @@ _COLUMNS = """
         ORDER BY n.updated_at DESC NULLS LAST, n.id DESC LIMIT 1) AS superseded_by_id,
     d.origin, d.raw_hash, {withheld} AS withheld, {extraction} AS extraction,
     (SELECT k.name FROM collections k WHERE k.id = d.collection_id) AS collection,
-    d.collection_id
+    d.collection_id, {updated_from} AS updated_from
 """
 #: What a `DocumentRecord` is read from (`FROM documents d`), in each dialect.
 _DOCUMENT_COLUMNS = {
-    dialect: _COLUMNS.format(withheld=w, extraction=_EXTRACTION[dialect])
+    dialect: _COLUMNS.format(
+        withheld=w, extraction=_EXTRACTION[dialect], updated_from=_UPDATED_FROM[dialect]
+    )
     for dialect, w in _WITHHELD.items()
 }
 
@@ -631,4 +637,5 @@ def _record(row: Sequence[Any]) -> DocumentRecord:
         extraction=row[16],
         collection=row[17],
         collection_id=row[18],
+        updated_from=row[19] or ("property" if row[4] else "ingest"),
     )

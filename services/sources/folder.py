@@ -3,9 +3,12 @@
 Rules:
 - Every file under the folder whose type the loaders read is an item, keyed by its path
   relative to the folder (`policies/travel.md`); hidden files and folders (a part starting
-  with a dot) are skipped, as `almanac ingest` skips them.
+  with a dot) are skipped, as `almanac ingest` skips them, and so are temporary and lock
+  files (`~$report.docx`, `.~lock.report.odt#`, `*.tmp`: `use_cases.sources.domain.is_ignored`),
+  which are never read.
 - An item's version is its size and modification time (nanoseconds): a file whose version
-  did not change is `Unchanged` and never read.
+  did not change is `Unchanged` and never read. Its modification day is the document's date
+  when the file holds none of its own.
 - A folder that is missing or not a folder, or a sub-folder that cannot be listed, fails the
   listing (`ListingFailed`): an unmounted share must never read as "every file was deleted".
 - Over an API key a folder must be under one of `SOURCE_FOLDER_ROOTS` (none set: folder
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
+from datetime import date
 from pathlib import Path
 
 from services.sources.confined import OUTSIDE, OutsideFolder, is_inside, read_inside
 from services.sources.kinds import SourceContext, hidden
 from use_cases.shared.errors import InvalidRequest
-from use_cases.sources.domain import SourceSpec
+from use_cases.sources.domain import SourceSpec, is_ignored
 from use_cases.sources.ports import (
     Fetched,
     ItemFailed,
@@ -121,7 +125,8 @@ class FolderReader:
             return ItemFailed(key, f"cannot read: {exc.strerror}")
         if _version(opened) != version or len(content) > self._max_bytes:
             return ItemFailed(key, "the file changed while it was read; the next sync reads it")
-        return Fetched(key=key, name=path.name, content=content, version=version)
+        modified = date.fromtimestamp(opened.st_mtime)
+        return Fetched(key, path.name, content, version, modified=modified)
 
     def _files(self) -> Iterator[tuple[str, Path]]:
         """(key, path) of every file to sync, in key order; `ListingFailed` as soon as any
@@ -139,7 +144,9 @@ class FolderReader:
             for name in files:
                 path = base / name
                 key = path.relative_to(self._root).as_posix()
-                if hidden(key) or not self._supports(name) or not path.is_file():
+                if hidden(key) or is_ignored(name) or not self._supports(name):
+                    continue
+                if not path.is_file():
                     continue
                 found.append((key, path))
         yield from sorted(found)

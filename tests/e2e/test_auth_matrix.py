@@ -130,6 +130,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/search"): Call(EVERY_CALLER, params={"q": "password rotation"}),
     ("GET", "/api/documents"): Call(EVERY_CALLER),
     ("GET", "/api/documents/conflicts"): Call(ADMIN_ONLY),
+    ("GET", "/api/documents/problems"): Call(ADMIN_ONLY),
     ("GET", "/api/documents/types"): Call(EVERY_CALLER),
     ("GET", "/api/documents/{document_id}"): Call(EVERY_CALLER),
     ("POST", "/api/documents"): Call((401, 403, 403, 201), upload=True),

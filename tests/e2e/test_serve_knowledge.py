@@ -4,6 +4,7 @@ finds its knowledge base again and follows the folder's changes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backend.cli.knowledge_folder import knowledge_data_dir
+from backend.cli.knowledge_folder import KNOWLEDGE_ENV, knowledge_data_dir
 from backend.config import PROJECT_ROOT
 from tests.almanac_serve import ServeChild, start_almanac_serve
 
@@ -27,13 +28,15 @@ title: Bicycle Parking Rules
 E-bike batteries may be charged at the lockers on level -1 only, never at desks.
 """
 
+ALMANAC = str(Path(sys.executable).parent / "almanac")
+
 LOCKERS = """# Lockers
 
 Lockers on level -1 are emptied every Friday at 18:00; anything left is kept for a week.
 """
 
 
-def _serve(folder: Path, tmp_path: Path, log: str) -> ServeChild:
+def _env(tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "HOST": "127.0.0.1",
@@ -42,11 +45,15 @@ def _serve(folder: Path, tmp_path: Path, log: str) -> ServeChild:
         "ANSWER_PROCESSES": "false",  # planning on threads: a quicker start
         "LOAD_SAMPLE_DATA": "true",  # what the configuration says; --knowledge overrides it
     }
-    for name in ("DATA_DIR", "DATABASE_URL", "OPENAI_API_KEY", "DEFAULT_MODEL"):
+    for name in ("DATA_DIR", "DATABASE_URL", "OPENAI_API_KEY", "DEFAULT_MODEL", KNOWLEDGE_ENV):
         env.pop(name, None)
+    return env
+
+
+def _serve(folder: Path, tmp_path: Path, log: str) -> ServeChild:
     return start_almanac_serve(
-        [str(Path(sys.executable).parent / "almanac"), "serve", "--knowledge", str(folder)],
-        env=env,
+        [ALMANAC, "serve", "--knowledge", str(folder)],
+        env=_env(tmp_path),
         cwd=tmp_path,
         log=tmp_path / log,
     )
@@ -81,6 +88,19 @@ def test_serve_knowledge_serves_that_folder_alone_and_follows_it_on_the_next_sta
     data_dir = knowledge_data_dir(folder, {"XDG_DATA_HOME": str(tmp_path / "xdg")})
     assert (data_dir / "knowledge.db").is_file()
     assert str(data_dir) in server.output()
+
+    # The other commands, run from the same directory, act on the knowledge base served.
+    listed = subprocess.run(
+        [ALMANAC, "docs", "list", "--json"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [d["source"] for d in json.loads(listed.stdout)["documents"]] == ["bicycles.md"]
+    assert listed.stderr.startswith(f"Knowledge base of {folder.resolve()} in {data_dir} ")
 
     (folder / "bicycles.md").unlink()
     (folder / "lockers.md").write_text(LOCKERS, encoding="utf-8")

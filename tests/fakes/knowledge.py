@@ -461,6 +461,10 @@ class InMemoryKnowledgeStore:
             raw_hash=d.raw_hash,
             withheld_instructions=tuple(withheld_of(dict(d.draft.metadata))),
             collection_id=d.draft.collection_id,
+            updated_from=str(
+                d.draft.metadata.get("updated_from")
+                or ("property" if d.draft.updated_at else "ingest")
+            ),
         )
 
 

@@ -115,6 +115,10 @@ class DocumentRecord:
     collection: str | None = None
     """The name of its collection (None: the default collection)."""
     collection_id: int | None = field(default=None, repr=False)
+    updated_from: str = "property"
+    """Where `updated_at` came from (`use_cases/knowledge/ingest.py`, "Dates"): `property`
+    (the file's own date), `mtime` (the file's modification time) or `ingest` (none known:
+    `updated_at` is empty and the document dates from its `ingested_at`)."""
 
 
 @dataclass(frozen=True)

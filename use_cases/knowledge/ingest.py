@@ -10,7 +10,11 @@ What a document is:
   the ones that are gone.
 - Its content hash covers the bytes, the category and the pipeline signature (chunking,
   embedding model), so re-ingesting unchanged input is a no-op (`unchanged`) and changing any
-  of them re-indexes it. Its raw hash covers the bytes alone (duplicate detection).
+  of them re-indexes it. An input that names no category (no collection) keeps the stored
+  document's: its unchanged bytes are `unchanged` whatever category (collection) the ingest
+  that stored them named, so no path (`almanac ingest --category X`, the ingest of `serve
+  --knowledge`, a re-upload) embeds unchanged bytes again. Its raw hash covers the bytes alone
+  (duplicate detection).
 
 Replacing is explicit, never a side effect of a matching title or file name:
 - an input read from the same file as a stored document (same origin) is a new version of
@@ -22,6 +26,13 @@ Replacing is explicit, never a side effect of a matching title or file name:
   (`DocumentExists`: HTTP 409, CLI status `conflict`), and nothing is written;
 - an input with the bytes of a stored document (or of an earlier input of the run) under
   another source is a duplicate (`DuplicateDocument`: 409, CLI status `duplicate`, skipped).
+
+Dates: a document's date (`updated_at`) is its own, read by its loader from the file
+(front matter, Word and PowerPoint core properties, PDF `/ModDate` or `/CreationDate`, HTML
+meta dates, an e-mail's `Date`), else its file's modification time (`IngestSource.modified`:
+folder ingests and synced folders; a day past today's tolerance is not used), else none: it
+dates from its ingestion (`ingested_at`).
+`updated_from` in its metadata says which (`property`, `mtime`, `ingest`).
 
 Trust checks, all before anything is embedded or written:
 - a date the loader read (`updated`, `date`, `effective`, ...) later than today plus
@@ -76,7 +87,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TypeVar
 
 from use_cases.knowledge.domain import (
@@ -110,6 +121,7 @@ from use_cases.shared.errors import (
     NotFound,
     PayloadTooLarge,
     TitleTaken,
+    UnsupportedDocument,
 )
 from use_cases.shared.leases import JobLease, LeaseLost
 
@@ -132,6 +144,9 @@ class IngestSource:
     link: str | None = None
     """Where a reader of the document can follow it (a synced web page's URL), kept in its
     metadata as `link`; None for files and uploads."""
+    modified: date | None = None
+    """The day its file was last modified (a folder's file, a synced item), the document's
+    date when the file holds none of its own; None for uploads."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,17 @@ class IngestDocuments:
         """Whether a file of this name is of a type ingestion reads (walks pick these)."""
         return self._loader.supports(name)
 
+    def refusal(self, name: str) -> str:
+        """Why a file of this name is not read (its type; the loader names the types it
+        reads)."""
+        try:
+            self._loader.check(name, b"")
+        except UnsupportedDocument as exc:
+            return exc.detail
+        except AlmanacError:
+            pass
+        return f"{name}: its type is not read"
+
     async def execute(self, request: IngestRequest) -> IngestReport:
         return await asyncio.to_thread(self.run, request)
 
@@ -290,7 +316,7 @@ class IngestDocuments:
         self._loader.check(source.name, data)
         content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
-        if existing is not None and existing.content_hash == content_hash:
+        if existing is not None and self._unchanged(existing, data, request, content_hash):
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
         self._check_duplicate(source, _raw_hash(data), existing, {})
         return None
@@ -326,7 +352,31 @@ class IngestDocuments:
             stored = self._store.get_by_origin(source.origin)
         if stored is None and request.replace_id is None:
             stored = self._store.get_by_source(source.source)
-        return stored is not None and stored.content_hash == content_hash
+        return stored is not None and self._unchanged(stored, data, request, content_hash)
+
+    def _unchanged(
+        self, stored: DocumentRecord, data: bytes, request: IngestRequest, content_hash: str
+    ) -> bool:
+        """Whether `stored` already holds `data` as `request` would store it: the same content
+        hash, or, for a request that names no category (collection), the hash of the bytes
+        with the stored document's own (an earlier `almanac ingest --category X` stored it so):
+        an input naming neither keeps the stored ones, so its unchanged bytes are not embedded
+        again, whichever path ingested them first."""
+        if stored.content_hash == content_hash:
+            return True
+        categories = (
+            (request.category,) if request.category is not None else (None, stored.category)
+        )
+        collections = (
+            (request.collection,)
+            if request.collection is not None
+            else (None, CollectionChoice(stored.collection_id))
+        )
+        return any(
+            self._hash(data, category, collection) == stored.content_hash
+            for category in categories
+            for collection in collections
+        )
 
     def _prepare(
         self, run: _Run, source: IngestSource, read: _Read | None = None
@@ -336,7 +386,7 @@ class IngestDocuments:
         raw_hash = _raw_hash(data)
         content_hash = self._hash(data, request.category, request.collection)
         existing = self._target(source, request, content_hash)
-        if existing is not None and existing.content_hash == content_hash:
+        if existing is not None and self._unchanged(existing, data, request, content_hash):
             if existing.raw_hash is None:  # stored before raw hashes were kept
                 self._store.record_raw_hash(existing.id, raw_hash)
             return IngestItem(existing.source, "unchanged", document_id=existing.id)
@@ -346,6 +396,7 @@ class IngestDocuments:
         loaded = read.parsed if read is not None else None
         parsed = withhold_instructions(loaded or self._loader.load(source.name, data))
         self._check_dates(source.name, parsed)
+        modified = self._modified(source)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)
         if request.distinct_title:
             self._check_title(source.name, parsed.title, [existing, target])
@@ -357,11 +408,13 @@ class IngestDocuments:
             or parsed.category
             or source.default_category
             or (existing.category if existing else None),
-            updated_at=parsed.updated_at,
+            updated_at=parsed.updated_at or modified,
             media_type=parsed.media_type,
             size_bytes=len(data),
             sections=tuple(self._chunker.chunk(parsed)),
-            metadata=dict(parsed.metadata) | ({"link": source.link} if source.link else {}),
+            metadata=dict(parsed.metadata)
+            | ({"link": source.link} if source.link else {})
+            | {"updated_from": _updated_from(parsed, modified)},
             origin=source.origin,
             raw_hash=raw_hash,
             supersedes=supersedes,
@@ -430,6 +483,12 @@ class IngestDocuments:
                 "run); nothing was added.",
                 0,
             )
+
+    def _modified(self, source: IngestSource) -> date | None:
+        """The file's modification day, unless it is in the future (a wrong clock): then the
+        document dates from its ingestion instead of looking like the newest word."""
+        latest = self._clock.today() + self._policy.future_tolerance
+        return source.modified if source.modified and source.modified <= latest else None
 
     def _check_dates(self, name: str, parsed: ParsedDocument) -> None:
         today = self._clock.today()
@@ -698,6 +757,13 @@ def _quote(text: str, limit: int = 80) -> str:
     """`text` in quotes, cut to about `limit` characters."""
     line = " ".join(text.split())
     return f"“{line if len(line) <= limit else line[: limit - 1] + '…'}”"
+
+
+def _updated_from(parsed: ParsedDocument, modified: date | None) -> str:
+    """Where a document's date comes from (module rules, "Dates")."""
+    if parsed.updated_at is not None:
+        return "property"
+    return "mtime" if modified is not None else "ingest"
 
 
 def _raw_hash(data: bytes) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
 
 from use_cases.shared.errors import InvalidRequest
 
@@ -43,6 +44,16 @@ def origin_of(source: str, key: str) -> str:
 
 def origin_prefix(source: str) -> str:
     return f"{ORIGIN_PREFIX}{source}/"
+
+
+#: Temporary and lock files of editors and file managers (an open Word file's `~$report.docx`,
+#: LibreOffice's `.~lock.report.odt#`): never read by a folder ingest or a folder source.
+IGNORED_NAMES = ("~$*", ".~lock.*#", "*.tmp", ".DS_Store", "Thumbs.db")
+
+
+def is_ignored(name: str) -> bool:
+    """Whether a file of this name is a temporary or lock file (`IGNORED_NAMES`)."""
+    return any(fnmatchcase(name, pattern) for pattern in IGNORED_NAMES)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from use_cases.sources.domain import SourceSpec, SyncCounts, SyncRun
@@ -27,7 +27,9 @@ class Fetched:
     `key` is its stable document key (a path relative to the folder, an object key under the
     prefix, a page's URL after redirects); `name` is the file name the loaders pick a type by
     (`guide.pdf`, `index.html`); `link` is where a citation points a reader (a page's URL),
-    None where the origin has no address a reader can follow.
+    None where the origin has no address a reader can follow; `modified` the day the item
+    was last modified where the origin says (a folder's file), the document's date when the
+    item holds none of its own.
     """
 
     key: str
@@ -35,6 +37,7 @@ class Fetched:
     content: bytes
     version: str
     link: str | None = None
+    modified: date | None = None
 
 
 @dataclass(frozen=True)

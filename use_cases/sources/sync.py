@@ -293,6 +293,7 @@ def _input(name: str, item: Fetched) -> IngestSource:
         default_category=folder,
         origin=origin_of(name, item.key),
         link=item.link,
+        modified=item.modified,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile
@@ -23,8 +24,10 @@ from backend.api.schemas import (
     DocumentListOut,
     DocumentTypesOut,
     IngestOut,
+    IngestProblemListOut,
     JobOut,
 )
+from backend.ingest_problems import load_problems
 from use_cases.access.domain import Caller
 from use_cases.admin.uploads import UploadOutcome, UploadRequest
 from use_cases.knowledge.conflicts import MAX_CONFLICTS
@@ -201,6 +204,21 @@ async def list_conflicts(
     if listing.status == "scanning":
         response.headers["Retry-After"] = str(CONFLICT_SCAN_RETRY_S)
     return ConflictListOut.of(listing)
+
+
+@router.get(
+    "/problems",
+    response_model=IngestProblemListOut,  # 401, 403: from the caller dependencies
+    summary="Files of the ingested folders that are not in the knowledge base; admins only",
+    description="Each file the last ingest of its folder failed to read, refused (duplicate, "
+    "conflict) or skipped (a type not read), with the reason. Temporary and lock files are "
+    "ignored, not listed.",
+)
+async def list_problems(container: ContainerDep, admin: AdminDep) -> IngestProblemListOut:
+    problems = load_problems(container.settings.storage.data_dir)
+    return IngestProblemListOut.model_validate(
+        {"problems": [asdict(problem) for problem in problems]}
+    )
 
 
 @router.get(
