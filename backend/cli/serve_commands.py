@@ -15,6 +15,7 @@ from backend.cli import output
 from backend.cli.common import err, load_settings, open_container, run_command
 from backend.cli.knowledge_folder import knowledge_settings
 from backend.cli.progress import IngestProgress
+from backend.cli.workbook_tables import workbook_tables
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
@@ -141,7 +142,8 @@ def _check_processes(settings: Settings, *, workers: int, no_jobs: bool) -> None
 
 
 def _ingest_knowledge(settings: Settings, folder: Path) -> None:
-    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it."""
+    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it:
+    the documents, and each workbook's sheets as tables."""
     err.print(
         f"Knowledge base of {escape(str(folder.resolve()))} in {escape(storage_label(settings))}",
         highlight=False,
@@ -160,11 +162,14 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
                 ),
             )
         readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+        tables, _ = workbook_tables(container, sources)
     for line in output.ingest_lines(report):
         err.print(line, highlight=False, soft_wrap=True)
     if report.chunks_written:
         err.print(output.searchable_line(readiness), highlight=False)
     err.print(output.ingest_summary(report), highlight=False)
+    for line in tables:  # a workbook refused as tables is reported; the server still starts
+        err.print(line, highlight=False, soft_wrap=True)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.
