@@ -7,16 +7,19 @@ Rules:
   compared as a number, a date compared as ISO text, a superlative as the rows holding the
   column's MIN or MAX (every row tied at it). Literals quoted with '' and identifiers
   double-quoted; the same SQL runs on SQLite and PostgreSQL through the read-only sandbox.
-- One row: "The <column> of <what named it> is <cell> [table: t]", then the row; several:
+- One row: "The <column> of <what named it> is <cell> [table: t]" ("X is tier 2" for a rank
+  column: `data/sql_rank_columns.txt`), then the row; several:
   their count, each one's name and asked cell, then the rows. No row: no answer (the
   documents answer instead).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from services.offline import data
 from services.offline.cell_link import CellLink, Condition
 from services.offline.cell_words import header_words
 from services.offline.render import Answer
@@ -61,6 +64,14 @@ def _cell(value: Any) -> str:
     return escape_html(str(value)).replace("\n", " ")
 
 
+#: Columns whose bare numbers read as "tier 2", "priority 1" rather than "the tier is 2".
+_RANKS = data.words("sql_rank_columns")
+
+
+def _ranked(column: str, value: Any) -> bool:
+    return column.lower() in _RANKS and re.fullmatch(r"\d+", str(value).strip()) is not None
+
+
 def _words(column: str) -> str:
     return " ".join(header_words(column))
 
@@ -96,10 +107,13 @@ def compose_cells(link: CellLink, metadata: dict[str, Any], confidence: float) -
     if len(rows) == 1:
         row = rows[0]
         facts = [f"the {_words(t)} is {_cell(row[index[t]])}" for t in targets]
-        if len(facts) == 1:
-            lead = f"The {_words(targets[0])} {named_by} is {_cell(row[index[targets[0]]])}"
+        first = row[index[targets[0]]]
+        if len(facts) == 1 and _ranked(targets[0], first) and link.label in index:
+            lead = f"{_cell(row[index[link.label]])} is {_words(targets[0])} {_cell(first)}"
+        elif len(facts) == 1:
+            lead = f"The {_words(targets[0])} {named_by} is {_cell(first)}"
         else:
-            lead = f"For {named_by}, " + "; ".join(facts)
+            lead = f"For the row {named_by}, " + "; ".join(facts)
         text = f"{lead} {marker}."
     else:
         label = link.label if link.label in index and link.label not in targets else None

@@ -12,7 +12,8 @@ Rules:
   by "who" (a column of people's names), by the words of their headers (`cell_words`) or
   English ways of asking for one ("how often": a frequency, `sql_match.COLUMN_HINTS`), or,
   failing those, by "when" (a date column), "how much" (a price) or "how many" (a quantity).
-  A column that names the row is not what is asked; with nothing asked, the row's name is.
+  A column that names the row is not what is asked; with nothing asked, the row's name is,
+  when the question asks for names at all ("which ...", "who ...", "list ...").
   Every other column whose header words the question all names is asked too ("what
   language is it written in and what tier?").
 - A question is linked only when it names rows and asks for a column ("when" for a date
@@ -81,6 +82,9 @@ _HOW_MUCH = re.compile(r"\bhow\s+much\b|\b(?:cost|costs|price|priced)\b", re.IGN
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
 _WHICH_NOUN = re.compile(r"\b(?:which|what)\s+([^\W\d_]+)", re.IGNORECASE)
 _NAME_WORDS = frozenset({"name", "title", "label"})
+#: A question that asks for rows by their names ("which ...", "list ..."); "invoices,
+#: Zendesk" (a follow-up's words) asks for none.
+_ASKS_NAMES = re.compile(r"\b(?:which|what|who|whom|list|show|name)\b", re.IGNORECASE)
 _GENERIC = frozenset({"id", "no", "nr", "num", "number", "code", "name", "of", "the", "in"})
 
 
@@ -344,8 +348,8 @@ def link_table(question: str, schema: TableSchema, max_unexplained: int) -> Cell
     picked = {c.column for c in conditions}
     label = label_of(schema)
     targets = _targets(question, schema, free, mentioned, picked, bool(spans))
-    if not targets:
-        targets = [label] if label is not None and label not in picked else []
+    if not targets and label is not None and label not in picked and _ASKS_NAMES.search(question):
+        targets = [label]
     if not targets:
         return None
     by_name = {c.name: c for c in schema.columns}
@@ -389,7 +393,7 @@ def _targets(
         ]
         if named:
             first = _best_named(named, by_name)
-            return first + [c for c in whole if c not in first]
+            return first + [c for c in whole if c not in named]
     if INTENT_WHO.search(question):
         people = [c.name for c in schema.columns if c.name not in picked and _is_people(c)]
         if people:
