@@ -94,8 +94,11 @@ def _named_by(link: CellLink) -> str:
     return ", ".join(parts)
 
 
-def compose_cells(link: CellLink, metadata: dict[str, Any], confidence: float) -> Answer | None:
-    """The answer from the lookup's rows (module rules), or None when no row matched."""
+def compose_cells(
+    link: CellLink, metadata: dict[str, Any], confidence: tuple[float, float]
+) -> Answer | None:
+    """The answer from the lookup's rows (module rules), or None when no row matched;
+    `confidence`: of one row's cells, and of several rows'."""
     columns = [str(c) for c in metadata.get("columns") or []]
     rows = [list(r) for r in metadata.get("rows") or []]
     index = {c: i for i, c in enumerate(columns)}
@@ -124,7 +127,8 @@ def compose_cells(link: CellLink, metadata: dict[str, Any], confidence: float) -
         more = " (the first ones)" if metadata.get("truncated") or len(rows) >= ROW_LIMIT else ""
         text = f"{len(rows)} rows {named_by}{more} {marker}: {'; '.join(listed)}."
     table = render_markdown(QueryResult(columns=tuple(columns), rows=_shown(rows), truncated=False))
-    return Answer(f"{text}\n\n{table}\n\n**Sources**\n{marker}", confidence)
+    level = confidence[0] if len(rows) == 1 else confidence[1]
+    return Answer(f"{text}\n\n{table}\n\n**Sources**\n{marker}", level)
 
 
 def _shown(rows: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:

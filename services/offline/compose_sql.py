@@ -133,7 +133,8 @@ def compose_sql(
 ) -> Answer | None:
     """A table answer, or None when the rows do not really answer the question."""
     if plan.cells is not None:
-        answer = compose_cells(plan.cells, metadata, tuning.named_row_confidence)
+        levels = (tuning.named_row_confidence, tuning.rows_confidence)
+        answer = compose_cells(plan.cells, metadata, levels)
     else:
         answer = _compose(plan, metadata, tuning)
     if answer is not None:

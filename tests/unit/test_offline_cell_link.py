@@ -130,10 +130,10 @@ def test_the_answer_is_the_asked_cell_with_its_row_and_table_cited() -> None:
         "columns": ["emp_no", "fullName", "dob", "dept", "shift_wk"],
         "rows": [["A-1", "Nora Quist", "1980-01-02", "Sales", 3]],
     }
-    answer = compose_cells(link, metadata, 0.85)
+    answer = compose_cells(link, metadata, (0.85, 0.6))
     assert answer is not None
     lead, table, sources = answer.text.split("\n\n")
     assert lead == "The dept of Nora Quist is Sales [table: staff]."
     assert "| A-1 | Nora Quist | 1980-01-02 | Sales | 3 |" in table
     assert sources == "**Sources**\n[table: staff]"
-    assert compose_cells(link, {**metadata, "rows": []}, 0.85) is None
+    assert compose_cells(link, {**metadata, "rows": []}, (0.85, 0.6)) is None
