@@ -3,7 +3,7 @@ from its rows: the cell(s) asked for, the row(s) they come from, the table cited
 
 Rules:
 - One SELECT of whole rows (`SELECT *`, so the row is cited whole), conditions joined by
-  AND, at most `ROW_LIMIT` rows: a named value compared whole and case-blind, a number
+  AND, at most the link's `limit` rows: a named value compared whole and case-blind, a number
   compared as a number, a date compared as ISO text, a superlative as the rows holding the
   column's MIN or MAX (every row tied at it). Literals quoted with '' and identifiers
   double-quoted; the same SQL runs on SQLite and PostgreSQL through the read-only sandbox.
@@ -16,7 +16,6 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from services.offline import data
@@ -26,9 +25,6 @@ from services.offline.render import Answer
 from services.tables.columns import quote_identifier
 from use_cases.tables.domain import QueryResult
 from use_cases.tables.markdown import escape_html, render_markdown
-
-#: The most rows one lookup reads (and shows).
-ROW_LIMIT = 20
 
 
 def _literal(value: str) -> str:
@@ -54,7 +50,7 @@ def cell_sql(link: CellLink) -> str:
     where = " AND ".join(_condition_sql(table, c) for c in link.conditions)
     ordered = next((c.column for c in link.conditions if c.op in ("<", ">", "<=", ">=")), None)
     order = f" ORDER BY {quote_identifier(ordered)}" if ordered else ""
-    return f"SELECT * FROM {table} WHERE {where}{order} LIMIT {ROW_LIMIT}"
+    return f"SELECT * FROM {table} WHERE {where}{order} LIMIT {link.limit}"
 
 
 def _cell(value: Any) -> str:
@@ -124,12 +120,9 @@ def compose_cells(
         for row in rows:
             cells = ", ".join(_cell(row[index[t]]) for t in targets)
             listed.append(f"{_cell(row[index[label]])} ({cells})" if label else cells)
-        more = " (the first ones)" if metadata.get("truncated") or len(rows) >= ROW_LIMIT else ""
+        more = " (the first ones)" if metadata.get("truncated") or len(rows) >= link.limit else ""
         text = f"{len(rows)} rows {named_by}{more} {marker}: {'; '.join(listed)}."
-    table = render_markdown(QueryResult(columns=tuple(columns), rows=_shown(rows), truncated=False))
+    shown = QueryResult(columns=tuple(columns), rows=tuple(map(tuple, rows)), truncated=False)
+    table = render_markdown(shown)
     level = confidence[0] if len(rows) == 1 else confidence[1]
     return Answer(f"{text}\n\n{table}\n\n**Sources**\n{marker}", level)
-
-
-def _shown(rows: Sequence[Sequence[Any]]) -> tuple[tuple[Any, ...], ...]:
-    return tuple(tuple(r) for r in rows[:ROW_LIMIT])

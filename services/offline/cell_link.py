@@ -12,6 +12,7 @@ Rules:
   by "who" (a column of people's names), by the words of their headers (`cell_words`) or
   English ways of asking for one ("how often": a frequency, `sql_match.COLUMN_HINTS`), or,
   failing those, by "when" (a date column), "how much" (a price) or "how many" (a quantity).
+  "How long / how often" is asked of a number, a date or a column the question names.
   A column that names the row is not what is asked; with nothing asked, the row's name is,
   when the question asks for names at all ("which ...", "who ...", "list ...").
   Every other column whose header words the question all names is asked too ("what
@@ -74,12 +75,13 @@ _SUPERLATIVES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 )
 
 #: Words that say how rows are picked or compared, not what about: never unexplained.
-_PICKING = frozenset(stem(w) for w in data.words("cell_picking_words"))
+_PICKING = data.words("cell_picking_words")  # as written: "expenses" is no "expensive"
 
 _PRICE_WORDS = ("price", "cost")
 _QUANTITY_WORDS = ("quantity", "count", "number", "units", "stock")
 _HOW_MUCH = re.compile(r"\bhow\s+much\b|\b(?:cost|costs|price|priced)\b", re.IGNORECASE)
 _HOW_MANY = re.compile(r"\bhow\s+many\b", re.IGNORECASE)
+_HOW_LONG = re.compile(r"\bhow\s+(?:long|soon|often|quickly|fast|frequently)\b", re.IGNORECASE)
 _WHICH_NOUN = re.compile(r"\b(?:which|what)\s+([^\W\d_]+)", re.IGNORECASE)
 _NAME_WORDS = frozenset({"name", "title", "label"})
 #: A question that asks for rows by their names ("which ...", "list ..."); "invoices,
@@ -110,6 +112,7 @@ class CellLink:
     targets: tuple[str, ...]
     label: str | None
     score: float
+    limit: int = 20  # the most rows looked up (`SqlTuning.row_limit` x 4, as for lists)
 
 
 @dataclass(frozen=True)
@@ -169,12 +172,14 @@ def _value_spans(
     longest first, not overlapping (module rules)."""
     stems = [stem(t.text) for t in tokens]
     known = english_words()
+    lowered = question.lower()
     candidates: dict[str, list[str]] = {}
     for column in schema.columns:
         if _is_numeric(column):
             continue
         for value in column.values:
-            candidates.setdefault(value, []).append(column.name)
+            if value.lower()[:4] in lowered:  # at C speed: most values are in no question
+                candidates.setdefault(value, []).append(column.name)
     found: list[tuple[int, int, str, list[str]]] = []
     taken: set[int] = set()
     ordered = sorted(candidates, key=lambda v: (-len(_tokens(v)), -len(v)))
@@ -355,6 +360,10 @@ def link_table(question: str, schema: TableSchema, max_unexplained: int) -> Cell
     by_name = {c.name: c for c in schema.columns}
     if INTENT_WHEN.search(question) and not any(is_date(by_name[t]) for t in targets):
         return None  # "when ..." is answered by a date
+    if _HOW_LONG.search(question) and not any(
+        _is_numeric(by_name[t]) or is_date(by_name[t]) or t in mentioned for t in targets
+    ):
+        return None  # "which are tier 2, and how long has each been live?": not a name
     if _HOW_MANY.search(question) and not all(_is_numeric(by_name[t]) for t in targets):
         return None  # "how many people are on X": a count of rows, `sql_plan`'s
     if any(self_reference(schema, by_name[c]) is not None for c in picked | set(targets)):
@@ -431,7 +440,7 @@ def _unexplained(tokens: list[_Token], free: list[str], schema: TableSchema) -> 
     headers += list(header_words(schema.name))
     count = 0
     for word in free:
-        if not word or word in STOP or not word.isalpha() or stem(word) in _PICKING:
+        if not word or word in STOP or not word.isalpha() or word in _PICKING:
             continue
         if any(matched_at(h, [word]) for h in headers):
             continue

@@ -129,7 +129,7 @@ def plan_sql(
     planned = _planned(question, schemas, lexicon, tuning)
     if linked is None or (planned is not None and _relational(planned)):
         return planned
-    return cell_plan(linked)
+    return cell_plan(replace(linked, limit=tuning.row_limit * 4))
 
 
 def _relational(plan: SqlPlan) -> bool:
