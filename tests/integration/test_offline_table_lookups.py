@@ -110,3 +110,25 @@ async def test_a_plain_lookup_is_answered_from_its_cells_with_the_row_cited(
     assert table in lookups[-1].source
     read = [" ".join(map(str, row)) for row in lookups[-1].rows]
     assert all(any(value in row for row in read) for value in cells), read
+
+
+async def test_a_csv_files_table_is_answered_the_same_way(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    work = tmp_path_factory.mktemp("csv")
+    (work / "fleet.csv").write_text(
+        "plate,model,first_registered,mileage_km\n"
+        "KX-204-B,Transit Custom,2018-04-03,182000\n"
+        "LM-551-C,Vivaro,2021-09-14,64000\n"
+        "PR-090-D,Sprinter,2023-01-20,21000\n",
+        encoding="utf-8",
+    )
+    TableLoader(work / "tables.db").load(work / "fleet.csv", "fleet")
+    tables = SqliteSqlRunner(work / "tables.db")
+    agent = build_agent(CHAT_TURN, limits=AgentLimits())
+    model = build_offline_model(tables.schemas).for_turn(NO_DECISIONS)
+    deps = AgentDeps(retriever=InMemoryRetriever(), sql=tables, clock=_Clock())
+    question = "Which model has the highest mileage?"
+    result = await agent.run(anchored_prompt(question, TODAY), model=model.model, deps=deps)
+    assert "Transit Custom" in result.output, result.output
+    assert "[table: fleet]" in result.output, result.output
