@@ -37,8 +37,8 @@ class QuestionTuning:
 
 @dataclass(frozen=True)
 class SqlTuning:
-    """The table lookup: planning the SELECT (`sql_plan.py`, `sql_match.py`, `sql_build.py`)
-    and answering from its rows (`compose_sql.py`)."""
+    """The table lookup: planning the SELECT (`sql_plan.py`, `sql_match.py`, `sql_build.py`,
+    `cell_link.py`) and answering from its rows (`compose_sql.py`, `cell_answer.py`)."""
 
     #: Rows returned by the generated lookup (four times as many for lists without ranking),
     #: and how many filter terms and text columns it uses.
