@@ -25,18 +25,15 @@ from backend.cli.common import (
     settings_for_cli,
 )
 from backend.cli.progress import AnswerProgress, IngestProgress
+from backend.cli.workbook_tables import workbook_tables
 from backend.ingest_problems import record_problems
 from backend.sources import SourceScan, prune_prefixes, scan_sources
 from services.knowledge.loaders.pdf import PDF_EXTENSIONS
 from services.knowledge.loaders.pdf_text import known_word_share
 from services.knowledge.spelling import english_words
-from services.office.workbooks import WORKBOOK_EXTENSIONS
 from use_cases.access.domain import CLI_ADMIN
 from use_cases.knowledge.domain import IngestReport
-from use_cases.knowledge.ingest import CollectionChoice, IngestRequest, IngestSource
-from use_cases.shared.errors import AlmanacError
-from use_cases.tables.domain import KEEP, Placement
-from use_cases.tables.tables import LoadWorkbookRequest
+from use_cases.knowledge.ingest import CollectionChoice, IngestRequest
 
 docs_app = typer.Typer(help="List, show and remove knowledge-base documents.", no_args_is_help=True)
 model_app = typer.Typer(help="Manage the local embedding model.", no_args_is_help=True)
@@ -176,33 +173,6 @@ def print_ingest(
     for line in output.scan_lines(scan) if scan is not None else []:
         err.print(line, highlight=False, soft_wrap=True)
     console.print(output.ingest_summary(report, scan, len(known)), highlight=False)
-
-
-def workbook_tables(
-    container: Container, sources: list[IngestSource], collection: CollectionChoice | None = None
-) -> tuple[list[str], bool]:
-    """Each workbook among `sources` loaded as a table per sheet (its description is indexed
-    as a document beside them), in the ingest's collection: a line per table or refusal, and
-    whether any was refused."""
-    placement: Placement = KEEP if collection is None else collection.collection_id
-    lines: list[str] = []
-    refused = False
-    for source in sources:
-        if source.origin is None or Path(source.origin).suffix.lower() not in WORKBOOK_EXTENSIONS:
-            continue
-        try:
-            loaded = container.admin.admin_load_workbook.run(
-                CLI_ADMIN, LoadWorkbookRequest(Path(source.origin), collection=placement)
-            )
-        except AlmanacError as exc:
-            lines.append(f"{source.source}: no tables loaded: {exc.detail}")
-            refused = True
-            continue
-        lines += [
-            f"{source.source}: table {table.schema.name} ({table.schema.row_count} rows)"
-            for table in loaded
-        ]
-    return lines, refused
 
 
 def reindex() -> None:

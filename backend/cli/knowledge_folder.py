@@ -10,7 +10,8 @@ Rules:
   that database.
 - LOAD_SAMPLE_DATA is off for it, whatever the configuration says.
 - Before serving, the folder is ingested as `almanac ingest PATH --prune` does: new and
-  changed files are added, unchanged ones skipped, documents whose files are gone removed.
+  changed files are added, unchanged ones skipped, documents whose files are gone removed,
+  and each workbook's sheets loaded as tables (`workbook_tables.py`).
   The documents are searchable when the server starts; their answers are prepared by the
   server's job worker (the same answers meanwhile).
 

@@ -16,6 +16,7 @@ from backend.cli import output
 from backend.cli.common import cli_environ, err, load_settings, open_container, run_command
 from backend.cli.knowledge_folder import KNOWLEDGE_ENV, knowledge_settings, record_served
 from backend.cli.progress import IngestProgress
+from backend.cli.workbook_tables import workbook_tables
 from backend.config import Settings
 from backend.exposure import check_bind, check_cors
 from backend.extras import check_extras
@@ -166,7 +167,8 @@ def _check_processes(settings: Settings, *, workers: int, no_jobs: bool) -> None
 
 
 def _ingest_knowledge(settings: Settings, folder: Path) -> None:
-    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it."""
+    """`almanac ingest FOLDER --prune --no-wait` into `settings`' data, before serving it:
+    the documents, and each workbook's sheets as tables."""
     err.print(
         f"Knowledge base of {escape(str(folder.resolve()))} in {escape(storage_label(settings))}",
         highlight=False,
@@ -186,12 +188,15 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
                 ),
             )
         readiness = output.Readiness(report.chunks_written, time.monotonic() - started)
+        tables, _ = workbook_tables(container, sources)
     known = record_problems(settings.storage.data_dir, prune_prefixes([folder]), report, scan)
     if report.chunks_written:
         err.print(output.searchable_line(readiness), highlight=False)
     for line in [*output.ingest_lines(report, known), *output.scan_lines(scan)]:
         err.print(line, highlight=False, soft_wrap=True)
     err.print(output.ingest_summary(report, scan, len(known)), highlight=False)
+    for line in tables:  # a workbook refused as tables is reported; the server still starts
+        err.print(line, highlight=False, soft_wrap=True)
 
 
 #: What each of `almanac serve --workers N`'s processes imports to build its app.

@@ -27,7 +27,12 @@ How a turn runs:
    (`sql_plan.py`, `sql_match.py`, `sql_build.py`): ranked LIKE matches, exact
    values, integer filters ("tier 1"), a self-join for a manager or for someone's direct
    reports, a COUNT for "how many", the rows tied at the extreme for "who joined first", the
-   top of a group's reporting line for "who leads X".
+   top of a group's reporting line for "who leads X". A question linked to one table's
+   cells by that table's own headers and values (`cell_link.py`, `cell_words.py`: a row
+   named by a value, a number after its column's words, a comparison or a superlative, and
+   a column asked for) is looked up by a SELECT of whole rows instead (`cell_answer.py`),
+   unless the lookup is one only the planner above makes (a count, a join, a group's head),
+   and answered with the cell(s) asked for, the row shown and the table cited.
 2. Next request (tool results present): compose the answer from the tools' `metadata`:
    - SQL: when the best row really matches what was asked (its label holds the named entity,
      or every filter term, and it is on the question's topic), a one-line answer such as

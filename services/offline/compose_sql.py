@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from services.offline import data
+from services.offline.cell_answer import compose_cells
 from services.offline.render import Answer
 from services.offline.sql_build import RELEVANCE, SqlPlan
 from services.offline.text import stem_set
@@ -131,7 +132,11 @@ def compose_sql(
     plan: SqlPlan, metadata: dict[str, Any], tuning: SqlTuning = DEFAULT_SQL_TUNING
 ) -> Answer | None:
     """A table answer, or None when the rows do not really answer the question."""
-    answer = _compose(plan, metadata, tuning)
+    if plan.cells is not None:
+        levels = (tuning.named_row_confidence, tuning.rows_confidence)
+        answer = compose_cells(plan.cells, metadata, levels)
+    else:
+        answer = _compose(plan, metadata, tuning)
     if answer is not None:
         answer.from_table = True
     return answer

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from services.knowledge.fts_query import words
 from services.offline import data
+from services.offline.cell_link import CellLink
 from services.offline.question import INTENT_AMOUNT, INTENT_COUNT, INTENT_WHO, counts_rows
 from services.offline.sql_match import (
     ROLE_COLUMNS,
@@ -57,6 +58,7 @@ class SqlPlan:
     topic: tuple[str, ...] = ()  # question stems beyond the row's name, the table and columns
     asks_amount: bool = False  # "how long", "when": a bare list of rows does not answer it
     asks_yes_no: bool = False  # "is it ok to deploy a tier 1 service on Friday?": nor this
+    cells: CellLink | None = None  # a lookup of cells linked by `cell_link` (its own answer)
 
 
 def _sql_literal(text: str) -> str:

@@ -152,7 +152,7 @@ def self_reference(schema: TableSchema, column: TableColumn) -> str | None:
 #: Ways of asking for a column without naming it: (question pattern, column-name word). These
 #: are English question words; a knowledge base's own ways of asking ("written in" for its
 #: "language" column) are its lexicon's `column_hints`.
-_COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+COLUMN_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), target)
     for pattern, target in (
         (r"\bhow\s+often\b|\bfrequen|\bmeasured\b", "frequency"),
@@ -372,7 +372,7 @@ def asked_columns(
     """The columns the question asks for: by their words, a hint (English, or the knowledge
     base's own `column_hints`), or a distinctive word."""
     asked: list[TableColumn] = []
-    hints = (*_COLUMN_HINTS, *column_hints)
+    hints = (*COLUMN_HINTS, *column_hints)
     hinted = {target for pattern, target in hints if pattern.search(question)}
     shared = _shared_column_words(schema)
     for column in schema.columns:

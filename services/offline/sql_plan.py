@@ -14,6 +14,8 @@ from dataclasses import replace
 
 from services.knowledge.fts_query import words
 from services.offline import data
+from services.offline.cell_answer import cell_sql
+from services.offline.cell_link import CellLink, link_cells
 from services.offline.lexicon import Lexicon
 from services.offline.question import INTENT_WHO, entities_in
 from services.offline.sql_build import SqlPlan, build_sql, head_plan
@@ -119,7 +121,28 @@ def plan_sql(
     """One safe SELECT for a question that clearly targets a table, or None. `lexicon`: the
     knowledge base's own words. A question with its abbreviations (people type them for
     words of titles and team names) is planned with them written out when that names a row
-    by a full value ("the IT ops lead" -> the title "IT Operations Lead")."""
+    by a full value ("the IT ops lead" -> the title "IT Operations Lead"). A question linked
+    to one table's cells (`cell_link.py`: a row named by its values, a column asked for) is
+    looked up so, unless this planner makes a lookup of its own kind for it (a count, a
+    join, a group's head: `_relational`)."""
+    linked = link_cells(question, schemas, tuning.max_unexplained_words)
+    planned = _planned(question, schemas, lexicon, tuning)
+    if linked is None or (planned is not None and _relational(planned)):
+        return planned
+    return cell_plan(replace(linked, limit=tuning.row_limit * 4))
+
+
+def _relational(plan: SqlPlan) -> bool:
+    """A lookup only this planner makes: a count, a row's reports, a group's head, a row
+    named by its title ("who's the CFO"), or a row joined to the row it points at."""
+    return bool(
+        plan.count or plan.reports_of or plan.head_of or plan.who_is or " JOIN " in plan.sql
+    )
+
+
+def _planned(
+    question: str, schemas: Sequence[TableSchema], lexicon: Lexicon, tuning: SqlTuning
+) -> SqlPlan | None:
     expanded = lexicon.expand_abbreviations(question)
     if expanded != question:
         written = {w for v in lexicon.abbreviations.values() for w in words(v)}
@@ -208,6 +231,19 @@ def _plan_sql(
             )
             best = (score, replace(plan, who_is=True) if who_is else plan)
     return best[1] if best else None
+
+
+def cell_plan(link: CellLink) -> SqlPlan:
+    """The lookup of a question linked to a table's cells."""
+    return SqlPlan(
+        table=link.table,
+        sql=cell_sql(link),
+        label_column=link.label,
+        asked_columns=link.targets,
+        entities=(),
+        terms=(),
+        cells=link,
+    )
 
 
 def _asks_who_is(

@@ -37,8 +37,8 @@ class QuestionTuning:
 
 @dataclass(frozen=True)
 class SqlTuning:
-    """The table lookup: planning the SELECT (`sql_plan.py`, `sql_match.py`, `sql_build.py`)
-    and answering from its rows (`compose_sql.py`)."""
+    """The table lookup: planning the SELECT (`sql_plan.py`, `sql_match.py`, `sql_build.py`,
+    `cell_link.py`) and answering from its rows (`compose_sql.py`, `cell_answer.py`)."""
 
     #: Rows returned by the generated lookup (four times as many for lists without ranking),
     #: and how many filter terms and text columns it uses.
@@ -66,6 +66,9 @@ class SqlTuning:
     table_word_score: int = 1
     entity_score: float = 0.5
     head_score: int = 2
+    #: A question linked to a table's cells (`cell_link.py`) may hold this many content
+    #: words that are no header's, value's or table's; with more it is about something else.
+    max_unexplained_words: int = 1
     #: Rows and columns shown when the answer is a table.
     table_rows: int = 10
     table_columns: int = 6

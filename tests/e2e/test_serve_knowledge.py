@@ -125,3 +125,34 @@ def test_make_run_with_knowledge_serves_that_folder(tmp_path: Path) -> None:
         timeout=60,
     )
     assert dry_run.stdout.splitlines()[-1].endswith(f'almanac serve --knowledge "{folder}"')
+
+
+@pytest.mark.slow
+def test_serve_knowledge_loads_the_folders_workbooks_as_tables(tmp_path: Path) -> None:
+    """A workbook in the folder is loaded as `almanac ingest PATH --prune` loads one: a table
+    per sheet, listed by GET /api/tables and answered from offline, the row's table cited."""
+    from openpyxl import Workbook
+
+    folder = tmp_path / "shared folder"
+    folder.mkdir()
+    (folder / "bicycles.md").write_text(BICYCLES, encoding="utf-8")
+    book = Workbook()
+    rota = book.active
+    rota.title = "On-call"
+    for row in (["Week", "Engineer"], [11, "Ben Okafor"], [12, "Chloé Martin"], [13, "Dev Patel"]):
+        rota.append(row)
+    book.save(folder / "rota.xlsx")
+
+    server = _serve(folder, tmp_path, "serve.log")
+    try:
+        listed = httpx.get(f"{server.url}/api/tables", timeout=30).json()
+        assert [(t["name"], t["rows"]) for t in listed["tables"]] == [("rota_on_call", 3)]
+        answer = _ask(server, "Who is on call in week 12?")
+        assert "Chloé Martin" in answer["answer"], answer
+        assert "[table: rota_on_call]" in answer["answer"], answer
+        assert answer["sources"][0]["title"] == "table: rota_on_call", answer["sources"]
+        lookups = [c["args"]["sql_query"] for c in answer["tool_calls"] if "sql_query" in c["args"]]
+        assert lookups and lookups[0].startswith("SELECT"), answer["tool_calls"]
+    finally:
+        server.stop()
+    assert "rota.xlsx: table rota_on_call (3 rows)" in server.output()
