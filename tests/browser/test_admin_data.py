@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.bootstrap import Container
+from backend.cli.serve_commands import _ingest_knowledge
 from backend.config import Settings
 from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import ResponseLog
@@ -230,6 +231,51 @@ def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: s
     page.locator(".data-progress-success", has_text="Replaced the content").wait_for()
     hit = httpx.get(app_url + "/api/search", params={"q": "bike rack door"}).json()["hits"][0]
     assert "door C7" in hit["text"]
+
+
+@pytest.fixture
+def ingested_folder(settings: Settings, tmp_path: Path) -> Path:
+    """A folder ingested into the app's data (as `almanac serve --knowledge` does before it
+    serves): one file read, one unreadable, one of a type not read, one lock file."""
+    folder = tmp_path / "company"
+    (folder / "hr").mkdir(parents=True)
+    (folder / "leave.md").write_text("# Leave\n\nAnnual leave is 25 days a year.\n")
+    (folder / "broken.docx").write_bytes(b"this is no Word document")
+    (folder / "hr" / "receipts.pages").write_bytes(b"PK\x03\x04 not read")
+    (folder / "~$leave.docx").write_bytes(b"\x00lock")
+    _ingest_knowledge(settings, folder)
+    return folder
+
+
+def test_the_files_left_out_of_the_knowledge_base_are_listed_with_the_reason(
+    ingested_folder: Path, page: Any, app_url: str
+) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    section = page.get_by_role("region", name="Files not in the knowledge base", exact=True)
+    expect(section.get_by_role("status")).to_have_text("2 files not in the knowledge base.")
+    rows = section.locator("tbody tr")
+    expect(rows).to_have_count(2)  # the lock file is ignored, not listed
+    served = httpx.get(f"{app_url}/api/documents/problems").json()["problems"]
+    for problem in served:
+        row = section.locator(f'tr[data-source="{problem["source"]}"]')
+        expect(row.locator("td").nth(1)).to_have_text(problem["status"])
+        expect(row.locator("td").nth(2)).to_have_text(problem["reason"])
+        expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+    assert {p["source"] for p in served} == {"broken.docx", "hr/receipts.pages"}
+    expect(section.locator('tr[data-source="hr/receipts.pages"]')).to_contain_text(
+        "supported types"
+    )
+    shot(page, "admin-documents-problems")
+    assert_accessible(page)
+
+
+def test_with_every_file_read_the_page_says_none_is_left_out(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    section = page.get_by_role("region", name="Files not in the knowledge base", exact=True)
+    expect(section.get_by_role("status")).to_have_text(
+        "None: every file of the ingested folders is in the knowledge base."
+    )
+    expect(section.locator("table")).to_have_count(0)
 
 
 def test_the_documents_page_fits_a_phone(new_page: Any, app_url: str) -> None:
