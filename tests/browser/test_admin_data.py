@@ -23,6 +23,8 @@ from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import ResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
+from tests.office_files import workbook_by_library
+from use_cases.admin.table_uploads import UploadTableAsAdmin
 from use_cases.admin.uploads import UploadDocument
 from use_cases.confidence.domain import LoggedResponse
 
@@ -366,6 +368,44 @@ def test_a_table_is_read_page_by_page_and_deleted_after_a_confirmation(
     confirm.get_by_role("button", name="Delete table").click()
     expect(page.locator("tr[data-name='racks']")).to_have_count(0)
     assert "racks" not in {t["name"] for t in httpx.get(app_url + "/api/tables").json()["tables"]}
+
+
+def test_the_table_file_picker_offers_and_names_the_types_the_server_reads(
+    page: Any, app_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server whose table loader reads other types than today's: the page asks.
+    monkeypatch.setattr(UploadTableAsAdmin, "file_types", property(lambda _: (".csv", ".ods")))
+    monkeypatch.setattr(UploadTableAsAdmin, "workbook_types", property(lambda _: (".ods",)))
+    served = httpx.get(f"{app_url}/api/tables/types").json()
+    assert served == {"extensions": [".csv", ".ods"], "workbooks": [".ods"]}
+
+    open_page(page, app_url, "tables", "Tables")
+    expect(page.get_by_label("File", exact=True)).to_have_attribute("accept", ".csv,.ods")
+    expect(page.locator(".tables-form .hint").first).to_have_text(
+        ".csv: a header line, or one JSON object per line; "
+        "workbooks .ods: a table per sheet, the name a prefix."
+    )
+
+
+def test_a_workbook_is_loaded_as_a_table_per_sheet(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "tables", "Tables")
+    expect(page.locator(".tables-form .hint").first).to_contain_text(".xlsx")
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    choose_file(page, "File", "Budget.xlsx", workbook_by_library(), mime)
+    assert page.get_by_label("Table name").input_value() == "budget"  # the tables' prefix
+    page.get_by_role("button", name="Load table").click()
+    done = page.locator(".data-progress-success")
+    expect(done).to_contain_text("tables from Budget.xlsx, one per sheet: ")
+
+    listed = {t["name"] for t in httpx.get(f"{app_url}/api/tables").json()["tables"]}
+    loaded = sorted(name for name in listed if name.startswith("budget_"))
+    assert len(loaded) > 1, listed  # the sheets with data
+    expect(done).to_contain_text(f"Loaded {len(loaded)} tables from Budget.xlsx")
+    for name in loaded:
+        expect(done).to_contain_text(name)
+    for name in loaded:
+        page.locator(f"tr[data-name='{name}']").wait_for()
+    assert_accessible(page)
 
 
 def test_a_bad_table_file_is_refused_and_nothing_changes(page: Any, app_url: str) -> None:
