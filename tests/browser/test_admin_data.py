@@ -216,6 +216,7 @@ def test_the_file_picker_offers_exactly_the_types_the_server_reads(
     open_page(page, app_url, "documents", "Documents")
     expect(page.get_by_label("File", exact=True)).to_have_attribute("accept", ".md,.docx")
     expect(page.locator(".docs-upload-form .hint").first).to_have_text(".md, .docx; up to 20 MiB.")
+    assert "PDF" not in page.locator(".docs-head").inner_text()  # no list of its own
 
 
 def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: str) -> None:

@@ -28,7 +28,7 @@ export async function mount(root) {
   root.append(
     h("div", { class: "docs-head" },
       h("h1", {}, "Documents"),
-      h("p", { class: "muted" }, "What the assistant searches and cites. Upload Markdown, text, HTML or PDF; a file over 1 MiB is processed in the background."),
+      h("p", { class: "muted" }, "What the assistant searches and cites. Upload a file of a type the server reads (listed under the file picker); a file over 1 MiB is processed in the background."),
       h("p", { class: "muted" }, "Who reads which documents: ", h("a", { href: "#/admin/collections" }, "Collections"), ".")),
     uploader.el,
     problems.el,
