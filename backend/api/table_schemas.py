@@ -46,6 +46,20 @@ class TableOut(BaseModel):
         )
 
 
+class TableTypesOut(BaseModel):
+    """The file types a table upload accepts (`GET /api/tables/types`)."""
+
+    extensions: list[str] = Field(
+        examples=[[".csv", ".tsv", ".tab", ".jsonl", ".ndjson", ".xlsx", ".xlsm", ".ods"]],
+        description="The file name endings a table upload may have, lower case with their "
+        "dot; another type is refused (415).",
+    )
+    workbooks: list[str] = Field(
+        examples=[[".xlsx", ".xlsm", ".ods"]],
+        description="Those of workbooks: a workbook loads a table per sheet with data.",
+    )
+
+
 class TableListOut(BaseModel):
     tables: list[TableOut]
 

@@ -13,6 +13,7 @@ from backend.features.knowledge import KnowledgeUseCases
 from backend.features.tables import TableUseCases
 from services.job_queue import QueueLimits
 from services.office.workbooks import WORKBOOK_EXTENSIONS
+from services.tables.loader import TableLoader
 from use_cases.admin.actions import (
     DropTableAsAdmin,
     IngestAsAdmin,
@@ -87,6 +88,7 @@ def build(
             max_bytes=settings.max_upload_bytes,
             workbooks=admin_load_workbook,
             workbook_suffixes=WORKBOOK_EXTENSIONS,
+            file_types=TableLoader.EXTENSIONS,
             collections=knowledge.read_scope,
         ),
         upload_document=upload_document,

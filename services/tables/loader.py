@@ -111,6 +111,12 @@ class TableLoader:
     JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
     WORKBOOK_SUFFIXES = frozenset(WORKBOOK_EXTENSIONS)
+    #: Every file type `load` and `load_workbook` read, tables first, then workbooks.
+    EXTENSIONS: ClassVar[tuple[str, ...]] = (
+        *SUFFIXES,
+        *sorted(JSONL_SUFFIXES),
+        *WORKBOOK_EXTENSIONS,
+    )
 
     def __init__(self, target: StoreTarget, budget: InputBudget = BUDGET) -> None:
         self._budget = budget
@@ -141,7 +147,7 @@ class TableLoader:
                 f"{file.name} is a workbook: it is loaded as one table per sheet, named from "
                 "the file (or a prefix) and the sheet."
             )
-        supported = ", ".join(sorted([*self.SUFFIXES, *self.JSONL_SUFFIXES, *WORKBOOK_EXTENSIONS]))
+        supported = ", ".join(sorted(self.EXTENSIONS))
         raise UnsupportedDocument(
             f"Cannot load {file.name} as a table: supported files are {supported}."
         )

@@ -17,11 +17,14 @@ import pytest
 from playwright.sync_api import expect
 
 from backend.bootstrap import Container
+from backend.cli.serve_commands import _ingest_knowledge
 from backend.config import Settings
 from bench.bench_hostile import HOSTILE_DIR
 from services.calibration import ResponseLog
 from tests.browser.conftest import PHONE, SecuredApp, assert_accessible, shot, sign_in
 from tests.conftest import make_settings
+from tests.office_files import workbook_by_library
+from use_cases.admin.table_uploads import UploadTableAsAdmin
 from use_cases.admin.uploads import UploadDocument
 from use_cases.confidence.domain import LoggedResponse
 
@@ -213,6 +216,7 @@ def test_the_file_picker_offers_exactly_the_types_the_server_reads(
     open_page(page, app_url, "documents", "Documents")
     expect(page.get_by_label("File", exact=True)).to_have_attribute("accept", ".md,.docx")
     expect(page.locator(".docs-upload-form .hint").first).to_have_text(".md, .docx; up to 20 MiB.")
+    assert "PDF" not in page.locator(".docs-head").inner_text()  # no list of its own
 
 
 def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: str) -> None:
@@ -230,6 +234,51 @@ def test_a_taken_file_name_offers_to_replace_that_document(page: Any, app_url: s
     page.locator(".data-progress-success", has_text="Replaced the content").wait_for()
     hit = httpx.get(app_url + "/api/search", params={"q": "bike rack door"}).json()["hits"][0]
     assert "door C7" in hit["text"]
+
+
+@pytest.fixture
+def ingested_folder(settings: Settings, tmp_path: Path) -> Path:
+    """A folder ingested into the app's data (as `almanac serve --knowledge` does before it
+    serves): one file read, one unreadable, one of a type not read, one lock file."""
+    folder = tmp_path / "company"
+    (folder / "hr").mkdir(parents=True)
+    (folder / "leave.md").write_text("# Leave\n\nAnnual leave is 25 days a year.\n")
+    (folder / "broken.docx").write_bytes(b"this is no Word document")
+    (folder / "hr" / "receipts.pages").write_bytes(b"PK\x03\x04 not read")
+    (folder / "~$leave.docx").write_bytes(b"\x00lock")
+    _ingest_knowledge(settings, folder)
+    return folder
+
+
+def test_the_files_left_out_of_the_knowledge_base_are_listed_with_the_reason(
+    ingested_folder: Path, page: Any, app_url: str
+) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    section = page.get_by_role("region", name="Files not in the knowledge base", exact=True)
+    expect(section.get_by_role("status")).to_have_text("2 files not in the knowledge base.")
+    rows = section.locator("tbody tr")
+    expect(rows).to_have_count(2)  # the lock file is ignored, not listed
+    served = httpx.get(f"{app_url}/api/documents/problems").json()["problems"]
+    for problem in served:
+        row = section.locator(f'tr[data-source="{problem["source"]}"]')
+        expect(row.locator("td").nth(1)).to_have_text(problem["status"])
+        expect(row.locator("td").nth(2)).to_have_text(problem["reason"])
+        expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+    assert {p["source"] for p in served} == {"broken.docx", "hr/receipts.pages"}
+    expect(section.locator('tr[data-source="hr/receipts.pages"]')).to_contain_text(
+        "supported types"
+    )
+    shot(page, "admin-documents-problems")
+    assert_accessible(page)
+
+
+def test_with_every_file_read_the_page_says_none_is_left_out(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "documents", "Documents")
+    section = page.get_by_role("region", name="Files not in the knowledge base", exact=True)
+    expect(section.get_by_role("status")).to_have_text(
+        "None: every file of the ingested folders is in the knowledge base."
+    )
+    expect(section.locator("table")).to_have_count(0)
 
 
 def test_the_documents_page_fits_a_phone(new_page: Any, app_url: str) -> None:
@@ -320,6 +369,44 @@ def test_a_table_is_read_page_by_page_and_deleted_after_a_confirmation(
     confirm.get_by_role("button", name="Delete table").click()
     expect(page.locator("tr[data-name='racks']")).to_have_count(0)
     assert "racks" not in {t["name"] for t in httpx.get(app_url + "/api/tables").json()["tables"]}
+
+
+def test_the_table_file_picker_offers_and_names_the_types_the_server_reads(
+    page: Any, app_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server whose table loader reads other types than today's: the page asks.
+    monkeypatch.setattr(UploadTableAsAdmin, "file_types", property(lambda _: (".csv", ".ods")))
+    monkeypatch.setattr(UploadTableAsAdmin, "workbook_types", property(lambda _: (".ods",)))
+    served = httpx.get(f"{app_url}/api/tables/types").json()
+    assert served == {"extensions": [".csv", ".ods"], "workbooks": [".ods"]}
+
+    open_page(page, app_url, "tables", "Tables")
+    expect(page.get_by_label("File", exact=True)).to_have_attribute("accept", ".csv,.ods")
+    expect(page.locator(".tables-form .hint").first).to_have_text(
+        ".csv: a header line, or one JSON object per line; "
+        "workbooks .ods: a table per sheet, the name a prefix."
+    )
+
+
+def test_a_workbook_is_loaded_as_a_table_per_sheet(page: Any, app_url: str) -> None:
+    open_page(page, app_url, "tables", "Tables")
+    expect(page.locator(".tables-form .hint").first).to_contain_text(".xlsx")
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    choose_file(page, "File", "Budget.xlsx", workbook_by_library(), mime)
+    assert page.get_by_label("Table name").input_value() == "budget"  # the tables' prefix
+    page.get_by_role("button", name="Load table").click()
+    done = page.locator(".data-progress-success")
+    expect(done).to_contain_text("tables from Budget.xlsx, one per sheet: ")
+
+    listed = {t["name"] for t in httpx.get(f"{app_url}/api/tables").json()["tables"]}
+    loaded = sorted(name for name in listed if name.startswith("budget_"))
+    assert len(loaded) > 1, listed  # the sheets with data
+    expect(done).to_contain_text(f"Loaded {len(loaded)} tables from Budget.xlsx")
+    for name in loaded:
+        expect(done).to_contain_text(name)
+    for name in loaded:
+        page.locator(f"tr[data-name='{name}']").wait_for()
+    assert_accessible(page)
 
 
 def test_a_bad_table_file_is_refused_and_nothing_changes(page: Any, app_url: str) -> None:

@@ -156,6 +156,7 @@ EXPECTED: dict[tuple[str, str], Call] = {
     ("GET", "/api/jobs/{job_id}"): Call((401, 404, 404, 200)),
     # Tables: what the SQL tool sees (names, columns, samples) is for admins, like loading.
     ("GET", "/api/tables"): Call(EVERY_CALLER),
+    ("GET", "/api/tables/types"): Call(EVERY_CALLER),
     ("POST", "/api/tables"): Call((401, 403, 403, 201), upload=True, upload_suffix=".csv"),
     ("GET", "/api/tables/{table}/rows"): Call(EVERY_CALLER),
     ("DELETE", "/api/tables/{table}"): Call((401, 403, 403, 204)),

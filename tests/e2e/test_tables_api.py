@@ -112,6 +112,23 @@ async def test_a_bad_name_or_a_bad_file_is_refused_and_changes_nothing(
     assert audited["total"] == 1  # only the good load
 
 
+async def test_the_table_file_types_are_those_the_table_loader_reads(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/api/tables/types")
+    assert response.status_code == 200, response.text
+    types = response.json()
+    refused = await _load(client, "rooms", "rooms.numbers", b"PK\x03\x04 not a csv")
+    supported = refused.json()["detail"].split("supported files are ")[1].rstrip(".")
+    assert sorted(types["extensions"]) == supported.split(", ")  # the loader's own list
+    assert {".csv", ".jsonl"} <= set(types["extensions"])
+    assert types["workbooks"] and set(types["workbooks"]) < set(types["extensions"])
+    for workbook in types["workbooks"]:  # each is read as a workbook, not refused as a type
+        broken = await _load(client, "rooms", f"rooms{workbook}", b"PK\x03\x04 not a workbook")
+        assert broken.status_code == 422, broken.text
+        assert "is not a readable workbook" in broken.json()["detail"]
+
+
 async def test_a_json_line_nested_past_the_depth_limit_is_refused_with_413(
     client: httpx.AsyncClient,
 ) -> None:

@@ -12,6 +12,8 @@ Rules:
 - A workbook (`workbook_suffixes`) loads a table per sheet with data (`LoadWorkbookAsAdmin`,
   all or none), named from the name given, or the file's, and the sheet. The presentation
   layer reads at most `read_limit` bytes (one past the limit).
+- `file_types` are the endings the table loader reads (`workbook_types` among them): what a
+  client is told to offer (`GET /api/tables/types`); the loader still decides.
 - The bytes go to a private temporary directory under the upload's own file name (its last
   path part), so error messages and the audit entry name the file the admin chose; the
   directory is removed afterwards, whatever happened.
@@ -75,13 +77,26 @@ class UploadTableAsAdmin:
         max_bytes: int,
         workbooks: LoadWorkbookAsAdmin | None = None,
         workbook_suffixes: tuple[str, ...] = (),
+        file_types: tuple[str, ...] = (),
         collections: ResolveReadScope | None = None,
     ) -> None:
         self._load = load
+        self._file_types = file_types
         self._collections = collections
         self._workbooks = workbooks
         self._workbook_suffixes = tuple(suffix.lower() for suffix in workbook_suffixes)
         self._max_bytes = max_bytes
+
+    @property
+    def file_types(self) -> tuple[str, ...]:
+        """The file name endings a table upload may have (the table loader's), workbooks'
+        among them; empty: not said."""
+        return self._file_types
+
+    @property
+    def workbook_types(self) -> tuple[str, ...]:
+        """The endings of the workbooks: each loads a table per sheet."""
+        return self._workbook_suffixes if self._workbooks is not None else ()
 
     @property
     def read_limit(self) -> int:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, File, Form, Path, Response, UploadFile
 
 from backend.api.deps import AdminDep, CallerDep, ContainerDep, PageLimit, PageOffset
 from backend.api.openapi import problem_responses
-from backend.api.table_schemas import TableListOut, TableLoadOut, TableRowsOut
+from backend.api.table_schemas import TableListOut, TableLoadOut, TableRowsOut, TableTypesOut
 from use_cases.admin.table_uploads import TableUpload
 
 router = APIRouter(prefix="/api/tables", tags=["tables"])
@@ -59,6 +59,17 @@ async def list_tables(container: ContainerDep, caller: CallerDep) -> TableListOu
     collections = await asyncio.to_thread(scopes.collections_of, caller)
     tables = await container.tables.list_tables.execute(collections)
     return TableListOut.of(tables, await asyncio.to_thread(scopes.names))
+
+
+@router.get(
+    "/types",
+    response_model=TableTypesOut,
+    summary="The file types a table upload accepts",
+    description="The web app's table form offers these; the table loader decides.",
+)
+async def table_types(container: ContainerDep) -> TableTypesOut:
+    upload = container.admin.upload_table
+    return TableTypesOut(extensions=list(upload.file_types), workbooks=list(upload.workbook_types))
 
 
 @router.post(

@@ -1,12 +1,13 @@
 // Documents (admins): the knowledge base's documents, which version of each is current, a
 // filter, uploads with progress (large ones become background jobs we follow), replacing a
-// document's content, and deleting with a confirmation.
+// document's content, deleting with a confirmation, and the files of the ingested folders
+// that are not in the knowledge base (failed or skipped, with the reason).
 
 import { ApiError, api, upload } from "../api.js";
 import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
 import { panelDialog } from "../answer.js";
 import { renderMarkdown } from "../markdown.js";
-import { collectionCell, collectionSelect, progressLine, refusal } from "./data-ui.js";
+import { collectionCell, collectionSelect, progressLine, refusal, scrollBox } from "./data-ui.js";
 
 const PAGE = 500; // the list endpoint's largest page
 const POLL_MS = 600;
@@ -21,14 +22,16 @@ export async function mount(root) {
   const categorySelect = h("select", {}, h("option", { value: "" }, "All categories"));
   const uploader = uploadForm(state);
   const conflicts = conflictsPanel(state);
+  const problems = problemsPanel();
   const viewer = documentViewer();
 
   root.append(
     h("div", { class: "docs-head" },
       h("h1", {}, "Documents"),
-      h("p", { class: "muted" }, "What the assistant searches and cites. Upload Markdown, text, HTML or PDF; a file over 1 MiB is processed in the background."),
+      h("p", { class: "muted" }, "What the assistant searches and cites. Upload a file of a type the server reads (listed under the file picker); a file over 1 MiB is processed in the background."),
       h("p", { class: "muted" }, "Who reads which documents: ", h("a", { href: "#/admin/collections" }, "Collections"), ".")),
     uploader.el,
+    problems.el,
     h("section", { class: "card docs-section", "aria-labelledby": "docs-list-title" },
       h("div", { class: "docs-toolbar" },
         h("h2", { id: "docs-list-title" }, "In the knowledge base"),
@@ -91,7 +94,7 @@ export async function mount(root) {
     await reload();
   };
 
-  await Promise.all([reload(), uploader.loadTypes()]);
+  await Promise.all([reload(), uploader.loadTypes(), problems.load()]);
   return () => {
     state.alive = false;
     clearTimeout(state.timer);
@@ -302,6 +305,42 @@ function showJob(job, progress) {
   if (job.status === "queued") progress.set(`Background job for ${job.name}: waiting for the worker…`, null);
   else if (job.status === "running" && total) progress.set(`Background job for ${job.name}: ${done} of ${plural(total, "chunk")} indexed`, done / total);
   else if (job.status === "running") progress.set(`Background job for ${job.name}: reading the file…`, null);
+}
+
+const PROBLEM_LABELS = { failed: "failed", skipped: "skipped", duplicate: "duplicate", conflict: "name taken" };
+
+/** The files of the ingested folders that are not in the knowledge base (GET
+ * /api/documents/problems, admins only): each with why (failed to read, a type not read, a
+ * duplicate or a name conflict) and since when, as the last ingest of its folder left them. */
+function problemsPanel() {
+  const status = h("p", { class: "muted", role: "status" });
+  const list = h("div", { class: "docs-problems-list" });
+  const el = h("section", { class: "card docs-section", "aria-labelledby": "docs-problems-title" },
+    h("h2", { id: "docs-problems-title" }, "Files not in the knowledge base"),
+    h("p", { class: "muted" }, "Files of the ingested folders (almanac ingest, almanac serve --knowledge) that the last ingest of their folder failed to read or skipped. Temporary and lock files are ignored, not listed."),
+    status,
+    list);
+
+  async function load() {
+    clear(list);
+    try {
+      const { problems } = await api("GET", "/api/documents/problems");
+      status.textContent = problems.length
+        ? `${plural(problems.length, "file")} not in the knowledge base.`
+        : "None: every file of the ingested folders is in the knowledge base.";
+      if (!problems.length) return;
+      list.append(scrollBox("Each file and why", h("table", { class: "docs-problems" },
+        h("thead", {}, h("tr", {}, ["File", "Status", "Reason", "Since"].map((label) => h("th", { scope: "col" }, label)))),
+        h("tbody", {}, problems.map((p) => h("tr", { dataset: { source: p.source } },
+          h("td", {}, h("code", {}, p.source)),
+          h("td", {}, h("span", { class: `badge ${p.status === "skipped" ? "" : "warn"}` }, PROBLEM_LABELS[p.status] || p.status)),
+          h("td", { class: "docs-problem-reason" }, p.reason),
+          h("td", {}, formatDate(p.reported_at, true))))))));
+    } catch (error) {
+      status.textContent = `Could not list the files not in the knowledge base. ${refusal(error)}`;
+    }
+  }
+  return { el, load };
 }
 
 /** Documents that disagree: on request, the server's background scan of the current documents

@@ -1,13 +1,22 @@
-// Sources (admins): folders and S3 buckets kept in sync with the knowledge base. Each source
+// Sources (admins): folders, S3 buckets and websites kept in sync with the knowledge base. Each source
 // with its documents, its last sync (counts, errors, why a listing failed) and when the next
 // is due; a sync now (a job, its progress shown until it ends), its history, removal; and a
-// form to declare one (docs/sources.md).
+// form to declare one (docs/sources.md; websites: docs/websites.md).
 
 import { api } from "../api.js";
 import { clear, confirmDialog, field, formatDate, h, notify, plural } from "../dom.js";
 import { progressLine, refusal, scrollBox } from "./data-ui.js";
 
 const POLL_MS = 700;
+
+/** The kinds a source can be, as the API names them (`kind`, and the body's key) -> words. */
+const KINDS = { folder: "Folder", s3: "S3 bucket", url: "Website" };
+const LOCATION_HINTS = {
+  folder: "A folder on the server's machine.",
+  s3: "s3://BUCKET/PREFIX (credentials from the server's environment).",
+  url: "A website's start page (its links are followed within its folder) or its sitemap (a URL ending in .xml or .xml.gz: its pages are the site).",
+};
+const PLACEHOLDERS = { folder: "/srv/handbook", s3: "s3://acme-docs/handbook/", url: "https://intranet.example/handbook/" };
 
 export async function mount(root) {
   let stopped = false;
@@ -18,7 +27,7 @@ export async function mount(root) {
 
   root.append(
     h("h1", {}, "Sources"),
-    h("p", { class: "muted" }, "Folders and S3 buckets whose documents are kept in sync: new files are added, changed ones re-indexed, deleted ones removed. A failed listing removes nothing."),
+    h("p", { class: "muted" }, "Folders, S3 buckets and websites whose documents are kept in sync: new files are added, changed ones re-indexed, deleted ones removed. A failed listing removes nothing."),
     addForm(async () => { await reload(); }),
     h("section", { class: "card", "aria-labelledby": "sources-list-title" },
       h("h2", { id: "sources-list-title" }, "Synced sources"),
@@ -33,7 +42,7 @@ export async function mount(root) {
     clear(listBox);
     listBox.append(sources.length
       ? scrollBox("Synced sources", sourcesTable(sources, { onSync: sync, onHistory: history, onRemove: remove }))
-      : h("p", { class: "empty" }, "No sources yet: add a folder or a bucket above."));
+      : h("p", { class: "empty" }, "No sources yet: add a folder, a bucket or a website above."));
   }
 
   async function sync(source) {
@@ -118,7 +127,7 @@ function sourcesTable(sources, { onSync, onHistory, onRemove }) {
       h("th", { scope: "col" }, h("span", { class: "data-sr-only" }, "Actions")))),
     h("tbody", {}, sources.map((source) => h("tr", { dataset: { name: source.name } },
       h("th", { scope: "row" }, h("code", {}, source.name)),
-      h("td", {}, `${source.kind}: `, h("code", {}, source.location),
+      h("td", {}, `${KINDS[source.kind] || source.kind}: `, h("code", {}, source.location),
         source.collection ? h("div", { class: "muted" }, `collection ${source.collection}`) : null),
       h("td", { class: "num" }, String(source.documents)),
       h("td", {}, lastSync(source.last_sync)),
@@ -142,8 +151,12 @@ function runsTable(runs) {
 
 function addForm(onAdded) {
   const name = h("input", { name: "name", required: true, pattern: "[a-z0-9][a-z0-9_\\-]{0,62}", autocomplete: "off", spellcheck: "false" });
-  const kind = h("select", { name: "kind" }, h("option", { value: "folder" }, "Folder"), h("option", { value: "s3" }, "S3 bucket"));
+  const kind = h("select", { name: "kind" }, Object.entries(KINDS).map(([value, label]) => h("option", { value }, label)));
   const location = h("input", { name: "location", required: true, autocomplete: "off", spellcheck: "false" });
+  const locationField = field("Location", location, LOCATION_HINTS.folder);
+  const locationHint = locationField.querySelector(".hint");
+  // Websites only: what the URL is read as, and what the reader honours (docs/websites.md).
+  const siteNote = h("p", { class: "muted sources-site-note", hidden: true });
   const every = h("input", { name: "every", placeholder: "30m", autocomplete: "off" });
   const collection = h("input", { name: "collection", autocomplete: "off" });
   const status = h("p", { class: "notice error", role: "alert", hidden: true });
@@ -151,11 +164,28 @@ function addForm(onAdded) {
     h("h2", { id: "sources-add-title" }, "Add a source"),
     field("Name", name, "Lower-case letters, digits, - and _: the first part of its documents' keys."),
     field("Kind", kind),
-    field("Location", location, "A folder on the server's machine, or s3://BUCKET/PREFIX."),
+    locationField,
+    siteNote,
     field("Sync every", every, "90s, 30m, 2h or 1d; empty: only when asked."),
     field("Collection", collection),
     status,
     h("button", { type: "submit" }, "Add source"));
+  function describe() {
+    locationHint.textContent = LOCATION_HINTS[kind.value];
+    location.placeholder = PLACEHOLDERS[kind.value];
+    siteNote.hidden = kind.value !== "url";
+    if (siteNote.hidden) return;
+    const url = location.value.trim();
+    const read = !url ? "" : /\.xml(\.gz)?$/i.test(url.split(/[?#]/)[0])
+      ? "Read as a sitemap: its pages are the site, their links are not followed. "
+      : "Read as a start page: links are followed within its host and folder. ";
+    siteNote.textContent = `${read}robots.txt (and its Crawl-delay), noindex and nofollow are honoured; unchanged pages cost a 304. A host on a private network is reached only when SOURCE_ALLOWED_HOSTS lists it.`;
+  }
+  kind.addEventListener("change", describe);
+  location.addEventListener("input", describe);
+  form.addEventListener("reset", () => setTimeout(describe));
+  describe();
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.hidden = true;

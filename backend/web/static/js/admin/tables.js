@@ -1,7 +1,8 @@
 // Tables (admins): the structured tables the assistant's SQL tool reads, with their collection
 // (who may read them), columns and row counts, their rows page by page, loading one from a
-// CSV, TSV or JSON-lines file into a collection (created or replaced), and deleting one after
-// a confirmation.
+// CSV, TSV or JSON-lines file, or one per sheet from a workbook, into a collection (created or
+// replaced; the form offers the types the server's table loader reads), and deleting one
+// after a confirmation.
 
 import { panelDialog } from "../answer.js";
 import { api, upload } from "../api.js";
@@ -10,7 +11,6 @@ import { collectionCell, collectionSelect, progressLine, refusal } from "./data-
 
 const ROWS_PAGE = 50;
 
-const ACCEPT = ".csv,.tsv,.tab,.jsonl,.ndjson";
 const NAME_PATTERN = "[A-Za-z_][A-Za-z0-9_]{0,62}";
 
 export async function mount(root) {
@@ -60,7 +60,7 @@ export async function mount(root) {
     }
   }
 
-  await reload();
+  await Promise.all([reload(), loader.loadTypes()]);
 }
 
 function columnChip(column) {
@@ -136,7 +136,8 @@ function suggestName(fileName) {
 
 function loadForm(currentTables, onLoaded) {
   const nameInput = h("input", { type: "text", name: "name", required: true, pattern: NAME_PATTERN, maxlength: 63, autocomplete: "off", spellcheck: "false" });
-  const fileInput = h("input", { type: "file", name: "file", accept: ACCEPT, required: true });
+  // The file picker offers the types the server reads once it has said which (`loadTypes`).
+  const fileInput = h("input", { type: "file", name: "file", required: true });
   const collection = collectionSelect("Default (a replaced table keeps its own)");
   const submit = h("button", { type: "submit", class: "primary" }, "Load table");
   const replaceNote = h("p", { class: "notice warn", hidden: true });
@@ -160,9 +161,11 @@ function loadForm(currentTables, onLoaded) {
     }
   });
 
+  const fileField = field("File", fileInput, "Any type the server's table loader reads.");
+  const fileHint = fileField.querySelector(".hint");
   const form = h("form", { class: "tables-form" },
     h("div", { class: "tables-fields" },
-      field("File", fileInput, "CSV or TSV with a header line, or JSON lines (one object per line)."),
+      fileField,
       field("Table name", nameInput, "Letters, digits and _; not starting with a digit (e.g. sales_2024)."),
       field("Collection", collection, "Who may read it: the default collection is every user's."),
       h("div", { class: "row tables-actions" }, submit)),
@@ -184,10 +187,12 @@ function loadForm(currentTables, onLoaded) {
       progress.set(`Sending ${file.name}…`, 0);
       const answer = await upload("POST", "/api/tables", data, (fraction) =>
         progress.set(fraction < 1 ? `Sending ${file.name}… ${Math.round(fraction * 100)}%` : `Checking and loading ${file.name}…`, fraction < 1 ? fraction : null));
-      const { table, status, replaced } = answer.body;
-      const message = status === "replaced"
-        ? `Replaced table ${table.name}: ${plural(table.rows, "row")} (was ${replaced.rows.toLocaleString()}).`
-        : `Loaded table ${table.name}: ${plural(table.rows, "row")}, ${plural(table.columns.length, "column")}.`;
+      const { table, status, replaced, tables: loaded = [table] } = answer.body;
+      const message = loaded.length > 1
+        ? `Loaded ${plural(loaded.length, "table")} from ${file.name}, one per sheet: ${loaded.map((t) => t.name).join(", ")}.`
+        : status === "replaced"
+          ? `Replaced table ${table.name}: ${plural(table.rows, "row")} (was ${replaced.rows.toLocaleString()}).`
+          : `Loaded table ${table.name}: ${plural(table.rows, "row")}, ${plural(table.columns.length, "column")}.`;
       progress.done(message, "success");
       notify(message, "success");
       form.reset();
@@ -208,5 +213,19 @@ function loadForm(currentTables, onLoaded) {
   return {
     el: h("section", { class: "card tables-section", "aria-labelledby": "tables-load-title" },
       h("h2", { id: "tables-load-title" }, "Load a table"), form),
+    /** Offer and name the file types the server's table loader reads (GET /api/tables/types),
+     * workbooks apart. Unknown (the call failed): any file is offered; the server still
+     * refuses another type (415). */
+    async loadTypes() {
+      try {
+        const { extensions, workbooks } = await api("GET", "/api/tables/types");
+        fileInput.accept = extensions.join(",");
+        const tables = extensions.filter((e) => !workbooks.includes(e));
+        fileHint.textContent = `${tables.join(", ")}: a header line, or one JSON object per line`
+          + (workbooks.length ? `; workbooks ${workbooks.join(", ")}: a table per sheet, the name a prefix.` : ".");
+      } catch (error) {
+        console.warn(error);
+      }
+    },
   };
 }
