@@ -9,7 +9,8 @@ Rules:
   copy of the loaders, never of the server's threads and locks), with `RLIMIT_CPU` set to the
   CPU budget: the kernel stops it past the budget, even inside C code. Past it, or past a
   wall-clock limit of `wall_factor` times the budget (a child that waits on nothing should not
-  wait forever), the parse is `InputTooCostly` (413) naming the budget.
+  wait forever), the parse is `InputTooCostly` (413) naming the budget and its setting
+  (`cpu_setting`, `memory_setting`).
 - The child's address space is limited to the memory budget (`RLIMIT_AS`: a child with the
   loaders and PDFium maps ~90 MiB, ~130 MiB at most reading a 70-page PDF, so the limit
   bounds what a document's parse allocates, C code's included; numpy's OpenBLAS, loaded for
@@ -22,7 +23,9 @@ Rules:
 - A loader whose document takes many slow steps (OCR, a few seconds of CPU a page, in a
   command of its own with the same limits) calls `allow_another_step` before each: the
   parse's wall-clock limit grows by one `wall_factor` times the budget per step, for at most
-  `max_steps` steps, so a 40-page scan is read where a 2-page one would have been the limit.
+  `max_steps` steps (the OCR page cap), so a 300-page scan is read where a 2-page one would
+  have been the limit; the CPU budget grows with it. This growth is a backstop: OCR's own
+  CPU budget (OCR_CPU_SECONDS, `OcrOptions.cpu_s`, Tesseract's runs included) binds first.
 - The loader's own refusals (`UnsupportedDocument`, `InvalidDocument`, ...) come back as
   they were raised; `check` (the cheap checks) runs in this process.
 """
@@ -91,6 +94,8 @@ class BudgetedLoader:
         workers: int = 2,
         wall_factor: float = 3.0,
         max_steps: int = BUDGET.max_ocr_pages,
+        cpu_setting: str = "PARSE_CPU_SECONDS",
+        memory_setting: str = "PARSE_MEMORY_MB",
     ) -> None:
         self._make_inner = make_inner
         self._inner = make_inner()
@@ -100,6 +105,8 @@ class BudgetedLoader:
         self._max_steps = max_steps
         self._memory_bytes = memory_bytes
         self._slots = threading.BoundedSemaphore(workers)
+        self._cpu_setting = cpu_setting
+        self._memory_setting = memory_setting
 
     @property
     def extensions(self) -> tuple[str, ...]:
@@ -144,18 +151,19 @@ class BudgetedLoader:
                 child.join()
         if outcome == _OUT_OF_MEMORY or (outcome is None and child.exitcode in _DIED_OF_MEMORY):
             raise InputTooCostly(
-                f"{name} takes more than {self._memory_bytes / MiB:,.0f} MiB of memory to read: "
-                "refused (a document's parse has a memory budget)."
+                f"{name} takes more than {self._memory_bytes / MiB:,.0f} MiB of memory to read "
+                f"({self._memory_setting}): refused (a document's parse has a memory budget)."
             )
         if outcome == _TIMED_OUT or child.exitcode == -signal.SIGXCPU:
             raise InputTooCostly(
-                f"{name} takes more than {self._cpu_s} s of CPU to read: refused "
-                "(a document's parse has a time budget)."
+                f"{name} takes more than {self._cpu_s} s of CPU to read "
+                f"({self._cpu_setting}): refused (a document's parse has a time budget)."
             )
         if child.exitcode in _KILLED_AT_BUDGET:  # the CPU limit's SIGKILL, or the OOM killer's
             raise InputTooCostly(
                 f"{name} takes more than {self._cpu_s} s of CPU or "
-                f"{self._memory_bytes / MiB:,.0f} MiB of memory to read: refused "
+                f"{self._memory_bytes / MiB:,.0f} MiB of memory to read "
+                f"({self._cpu_setting}, {self._memory_setting}): refused "
                 "(a document's parse has a time and a memory budget)."
             )
         if outcome is None:
