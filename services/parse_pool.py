@@ -26,6 +26,8 @@ Rules:
   `max_steps` steps (the OCR page cap), so a 300-page scan is read where a 2-page one would
   have been the limit; the CPU budget grows with it. This growth is a backstop: OCR's own
   CPU budget (OCR_CPU_SECONDS, `OcrOptions.cpu_s`, Tesseract's runs included) binds first.
+- The pages announced so come back to the caller as they start (`load_reporting`'s
+  `on_page(page, pages)`): the progress of a long scan's OCR, which `almanac ingest` shows.
 - The loader's own refusals (`UnsupportedDocument`, `InvalidDocument`, ...) come back as
   they were raised; `check` (the cheap checks) runs in this process.
 """
@@ -49,7 +51,7 @@ from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import AlmanacError, InputTooCostly, InvalidDocument
 
-__all__ = ["BudgetedLoader", "allow_another_step"]
+__all__ = ["BudgetedLoader", "PageProgress", "allow_another_step"]
 
 #: How a child stopped by `RLIMIT_CPU` ends: SIGXCPU at the soft limit, SIGKILL at the hard.
 _KILLED_AT_BUDGET = (-signal.SIGXCPU, -signal.SIGKILL)
@@ -63,17 +65,21 @@ _DIED_OF_MEMORY = tuple(
 )
 _TIMED_OUT = ("timed out", None)
 _OUT_OF_MEMORY = ("memory", None)
-_ANOTHER_STEP = ("step", None)
+#: The kind of a child's message that a slow step starts: ("step", (step, steps)).
+_STEP = "step"
 #: In a parse child: tells the parent a slow step starts (`allow_another_step`).
-_step_signal: Callable[[], None] | None = None
+_step_signal: Callable[[int, int], None] | None = None
+#: `on_page(page, pages)`: the slow step (OCR page) `page` of `pages` of a document starts.
+PageProgress = Callable[[int, int], None]
 
 
-def allow_another_step() -> None:
-    """A loader starts another slow step of one document (an OCR page): in a parse child the
-    parent allows the parse more wall-clock time (the module docstring says how much);
-    anywhere else, nothing happens."""
+def allow_another_step(step: int = 0, steps: int = 0) -> None:
+    """A loader starts another slow step of one document (an OCR page: `step` of `steps`,
+    0 where not known): in a parse child the parent allows the parse more wall-clock time
+    (the module docstring says how much) and tells its caller; anywhere else, nothing
+    happens."""
     if _step_signal is not None:
-        _step_signal()
+        _step_signal(step, steps)
 
 
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -119,10 +125,18 @@ class BudgetedLoader:
         self._inner.check(name, data)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
-        with self._slots:
-            return self._load_in_child(name, data)
+        return self.load_reporting(name, data, None)
 
-    def _load_in_child(self, name: str, data: bytes) -> ParsedDocument:
+    def load_reporting(
+        self, name: str, data: bytes, on_page: PageProgress | None
+    ) -> ParsedDocument:
+        """`load`, calling `on_page(page, pages)` as each slow page starts (a scan's OCR)."""
+        with self._slots:
+            return self._load_in_child(name, data, on_page)
+
+    def _load_in_child(
+        self, name: str, data: bytes, on_page: PageProgress | None = None
+    ) -> ParsedDocument:
         receive, send = _CONTEXT.Pipe(duplex=False)
         child = _CONTEXT.Process(
             target=_parse,
@@ -140,7 +154,7 @@ class BudgetedLoader:
         _start_without_main(child)
         send.close()
         try:
-            outcome = self._outcome(receive)
+            outcome = self._outcome(receive, on_page)
         except EOFError:  # the child died without an answer
             outcome = None
         finally:
@@ -173,18 +187,20 @@ class BudgetedLoader:
             return value
         raise value
 
-    def _outcome(self, receive: Connection) -> Any:
+    def _outcome(self, receive: Connection, on_page: PageProgress | None = None) -> Any:
         """The child's outcome, or `_TIMED_OUT` past the wall-clock limit (grown by the
-        steps it announced)."""
+        steps it announced, each told to `on_page`)."""
         deadline = time.monotonic() + self._wall_s
         steps = 0
         while receive.poll(max(0.0, deadline - time.monotonic())):
             message = receive.recv()
-            if message != _ANOTHER_STEP:
+            if message[0] != _STEP:
                 return message
             if steps < self._max_steps:
                 steps += 1
                 deadline += self._step_s
+            if on_page is not None:
+                on_page(*message[1])
         return _TIMED_OUT
 
 
@@ -225,12 +241,12 @@ def _parse(
     hard = cpu_s * (max_steps + 1) + 1
     steps = 0
 
-    def another_step() -> None:  # the CPU budget grows with the wall-clock allowance
+    def another_step(step: int, of: int) -> None:  # the CPU budget grows with the wall clock
         nonlocal steps
         if steps < max_steps:
             steps += 1
             resource.setrlimit(resource.RLIMIT_CPU, (cpu_s * (steps + 1), hard))
-        send.send(_ANOTHER_STEP)
+        send.send((_STEP, (step, of)))
 
     _step_signal = another_step
     # OpenBLAS (numpy's, loaded for OCR) starts a thread per core, each reserving memory: under

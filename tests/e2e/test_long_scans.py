@@ -1,18 +1,21 @@
 """A long scan through `almanac ingest`, as an administrator ingests a folder: OCR is budgeted
 by what it costs (OCR_CPU_SECONDS, Tesseract's CPU included), not by a page count, so a scan
 longer than the old 50-page limit is read by default; past the CPU budget the file is
-refused naming the setting, and the rest of the folder is still ingested. (A 300-page scan's
+refused naming the setting, and the rest of the folder is still ingested. While the scan is
+read, `almanac ingest`'s progress says which page. (A 300-page scan's
 figures are bench/bench_ocr.py's `--scan-pages`; here 60 small pages keep the run short.)"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
+from backend.cli import progress
 from backend.cli.main import app
 from tests.integration.test_ocr import needs_tesseract, scanned_pdf
 
@@ -59,11 +62,16 @@ def documents() -> dict[str, dict[str, object]]:
     return {d["source"]: d for d in json.loads(result.stdout)["documents"]}
 
 
-def test_a_scan_of_more_pages_than_the_old_limit_is_ingested_by_default(
-    env: None, long_scan: Path
+def test_a_scan_of_more_pages_than_the_old_limit_is_ingested_by_default_page_by_page(
+    env: None, long_scan: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Its progress lines (written every PROGRESS_INTERVAL while the run lasts, here often:
+    the scan's pages take seconds) say which OCR page is being read."""
+    monkeypatch.setattr(progress, "PROGRESS_INTERVAL", 0.05)
     result = runner.invoke(app, ["ingest", str(long_scan), "--json"])
     assert result.exit_code == 0, result.stdout + result.stderr
+    read = re.findall(rf"reading contract\.pdf, OCR page (\d+)/{PAGES}\n", result.stderr)
+    assert read and all(1 <= int(page) <= PAGES for page in read), result.stderr[-2000:]
     listed = documents()
     assert "notes.md" in listed
     shown = runner.invoke(app, ["docs", "show", str(listed["contract.pdf"]["id"]), "--json"])

@@ -132,18 +132,20 @@ class _CpuBudget:
     """The CPU this process and its reaped children (the `tesseract` runs) spent since the
     document's OCR started, checked against `OcrOptions.cpu_s` before each page."""
 
-    def __init__(self, name: str, options: OcrOptions) -> None:
+    def __init__(self, name: str, options: OcrOptions, total: int) -> None:
         self._name = name
         self._options = options
+        self._total = total
         self._started = _cpu_now()
         self.pages = 0
 
     def next_page(self) -> None:
-        """Another page is about to be read: refused past the budget."""
+        """Another page is about to be read: refused past the budget, else announced (its
+        number and the document's pages: the progress a long scan's ingest shows)."""
         if _cpu_now() - self._started > self._options.cpu_s:
             raise InputTooCostly(self._options.too_much_cpu(self._name, self.pages))
         self.pages += 1
-        allow_another_step()
+        allow_another_step(self.pages, self._total)
 
 
 def _cpu_now() -> float:
@@ -169,22 +171,25 @@ def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
     """The lines Tesseract reads on `image` (a Pillow image), in reading order, the unsure
     ones left out."""
     require_tesseract(name)
-    allow_another_step()
+    allow_another_step(1, 1)
     return _read(name, image, options)
 
 
-def read_pages(name: str, images: Iterable[Any], options: OcrOptions) -> list[list[OcrLine]]:
+def read_pages(
+    name: str, images: Iterable[Any], options: OcrOptions, pages: int = 0
+) -> list[list[OcrLine]]:
     """`read_lines` of each image, in order, `options.workers` at once. An image is drawn
     from `images` (rendered) while the workers read the pages before it, at most one page
     waiting for a worker, so `workers` + 2 pages' pixels are held at most, however many pages
-    there are; the parse child hears of each page from this thread. Past `options.cpu_s`
+    there are; the parse child hears of each page from this thread (its number, of
+    `pages`). Past `options.cpu_s`
     of CPU, the next page is refused (`InputTooCostly`) and the pages running are let
     finish. One worker reads the pages in this thread, one page's
     pixels held at a time."""
     require_tesseract(name)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # set here, before the workers read it
     read: list[list[OcrLine]] = []
-    budget = _CpuBudget(name, options)
+    budget = _CpuBudget(name, options, pages)
     if options.workers <= 1:  # one page at a time, in this thread: no thread's memory arena
         for image in images:
             budget.next_page()
