@@ -33,9 +33,9 @@ Rules:
   limits (a child process inherits them) and a time-out of its own, and `OcrOptions.workers`
   pages are read at once (`read_pages`: one per core), the next page rendered while they
   run; one worker (a chat attachment's) reads them one after another in the loader's own
-  thread, one page's pixels held at a time. A page goes to
-  `tesseract` as an uncompressed PGM file, which it reads as it reads the PNG pytesseract
-  writes by default (the same words), for a tenth of a CPU second less a page.
+  thread, one page's pixels held at a time. A page goes to `tesseract` as an uncompressed
+  PGM file, which it reads as it reads the PNG pytesseract writes by default (the same
+  words), for a tenth of a CPU second less a page.
 """
 
 from __future__ import annotations
@@ -182,9 +182,8 @@ def read_pages(
     from `images` (rendered) while the workers read the pages before it, at most one page
     waiting for a worker, so `workers` + 2 pages' pixels are held at most, however many pages
     there are; the parse child hears of each page from this thread (its number, of
-    `pages`). Past `options.cpu_s`
-    of CPU, the next page is refused (`InputTooCostly`) and the pages running are let
-    finish. One worker reads the pages in this thread, one page's
+    `pages`). Past `options.cpu_s` of CPU, the next page is refused (`InputTooCostly`) and
+    the pages running are let finish. One worker reads the pages in this thread, one page's
     pixels held at a time."""
     require_tesseract(name)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # set here, before the workers read it
