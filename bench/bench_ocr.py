@@ -24,9 +24,9 @@ grey JPEG as above) as `almanac ingest` and an admin's upload read it: through t
 child (services/parse_pool.py) with the default budgets (PARSE_MEMORY_MB, OCR_CPU_SECONDS,
 OCR_WORKERS), and prints pages/s, the CPU of the parse child and its `tesseract` runs a
 page, and the peak resident memory of the process tree (this process, the fork server, the
-parse child and its `tesseract` runs, sampled every 20 ms) above where it started, with the
-peak over the first fifth of the pages beside it: memory that grew with the pages would show
-there.
+parse child and its `tesseract` runs, sampled every 20 ms) above where it started, and the
+parse child's own, each with its peaks over the first and the last fifth of the run beside
+it: memory that grew with the pages would show there.
 """
 
 from __future__ import annotations
@@ -152,6 +152,7 @@ class TreeSampler:
         self.started = time.perf_counter()
         self.baseline = self._rss()[0]
         self.samples: list[tuple[float, int]] = []  # (seconds from the start, bytes)
+        self.parse_samples: list[tuple[float, int]] = []  # the parse child's alone
         self.parse_cpu: dict[int, float] = {}  # pid -> own + reaped children's CPU, last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -170,7 +171,9 @@ class TreeSampler:
     def _run(self) -> None:
         while not self._stop.wait(0.02):
             total, processes = self._rss()
-            self.samples.append((time.perf_counter() - self.started, total))
+            now = time.perf_counter() - self.started
+            self.samples.append((now, total))
+            parse = 0
             for process in processes:
                 try:
                     parent = process.parent()
@@ -182,18 +185,27 @@ class TreeSampler:
                     self.parse_cpu[process.pid] = (
                         times.user + times.system + times.children_user + times.children_system
                     )
+                    parse += process.memory_info().rss
                 except psutil.Error:
                     continue
+            self.parse_samples.append((now, parse))
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 
     def peak_mib(self, since: float = 0.0, until: float = 1.0) -> float:
-        """The peak above the start between two shares of the run's time."""
+        """The tree's peak above the start between two shares of the run's time."""
         end = self.samples[-1][0] if self.samples else 0.0
         window = [b for t, b in self.samples if since * end <= t <= until * end]
         return (max(window, default=self.baseline) - self.baseline) / (1024 * 1024)
+
+    def parse_peak_mib(self, since: float = 0.0, until: float = 1.0) -> float:
+        """The parse child's own peak resident memory (its `tesseract` runs apart) between
+        two shares of the run's time."""
+        end = self.parse_samples[-1][0] if self.parse_samples else 0.0
+        window = [b for t, b in self.parse_samples if since * end <= t <= until * end]
+        return max(window, default=0) / (1024 * 1024)
 
 
 def long_scan(pages: int, dpi: int, options: OcrOptions) -> None:
@@ -233,7 +245,10 @@ def long_scan(pages: int, dpi: int, options: OcrOptions) -> None:
         f"peak memory of the process tree above its start: {sampler.peak_mib():.0f} MiB "
         f"(first fifth of the run {sampler.peak_mib(0, 0.2):.0f}, last fifth "
         f"{sampler.peak_mib(0.8, 1):.0f}; {sampler.baseline / (1024 * 1024):.0f} MiB at the "
-        f"start)\n(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        f"start)\nthe parse child alone, its tesseract runs apart: peak "
+        f"{sampler.parse_peak_mib():.0f} MiB (first fifth {sampler.parse_peak_mib(0, 0.2):.0f}, "
+        f"last fifth {sampler.parse_peak_mib(0.8, 1):.0f})\n"
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
 
 
