@@ -174,11 +174,13 @@ class TreeSampler:
             now = time.perf_counter() - self.started
             self.samples.append((now, total))
             parse = 0
+            servers = {process.pid for process in processes[1:]} - {
+                process.pid for process in processes[1:] if process.ppid() != self._root.pid
+            }  # the fork server (and multiprocessing's resource tracker)
             for process in processes:
                 try:
-                    parent = process.parent()
-                    if parent is None or parent.pid in (self._root.pid, self._root.ppid()):
-                        continue  # this process, the fork server
+                    if process.ppid() not in servers:
+                        continue  # not a parse child: a `tesseract` run, or one being started
                     if process.name().startswith("tesseract"):
                         continue
                     times = process.cpu_times()
