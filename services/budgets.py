@@ -150,9 +150,9 @@ class InputBudget:
     max_ocr_pages: int = 2000
     #: CPU seconds OCR may spend on one document (its `tesseract` runs and the rendering and
     #: reading of their pages), measured as each page starts. Measured with bench/bench_ocr.py
-    #: on typeset pages scanned at 150 dpi, read at 300: 2.2-2.4 CPU s a page (60 pages, 8
-    #: pages, on a loaded 2-core machine), so a 300-page scan takes ~660-720 s; 1,800 leaves
-    #: 2.5 times that. The default of the OCR_CPU_SECONDS setting.
+    #: (`--scan-pages`) on typeset pages scanned at 150 dpi, read at 300: 2.1-2.4 CPU s a page
+    #: (a 300-page scan took 637 CPU s, 953 s on a loaded 2-core machine); 1,800 leaves 2.8
+    #: times that. The default of the OCR_CPU_SECONDS setting.
     ocr_cpu_s: float = 1800.0
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
