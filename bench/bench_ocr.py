@@ -174,9 +174,13 @@ class TreeSampler:
             now = time.perf_counter() - self.started
             self.samples.append((now, total))
             parse = 0
-            servers = {process.pid for process in processes[1:]} - {
-                process.pid for process in processes[1:] if process.ppid() != self._root.pid
-            }  # the fork server (and multiprocessing's resource tracker)
+            servers = set()  # the fork server (and multiprocessing's resource tracker)
+            for process in processes[1:]:
+                try:
+                    if process.ppid() == self._root.pid:
+                        servers.add(process.pid)
+                except psutil.Error:  # gone since it was listed
+                    continue
             for process in processes:
                 try:
                     if process.ppid() not in servers:
