@@ -151,7 +151,7 @@ class InputBudget:
     #: CPU seconds OCR may spend on one document (its `tesseract` runs and the rendering and
     #: reading of their pages), measured as each page starts. Measured with bench/bench_ocr.py
     #: (`--scan-pages`) on typeset pages scanned at 150 dpi, read at 300: 2.1-2.4 CPU s a page
-    #: (a 300-page scan took 637 CPU s, 953 s on a loaded 2-core machine); 1,800 leaves 2.8
+    #: (a 300-page scan took 638 CPU s, 398 s on a shared 2-core machine); 1,800 leaves 2.8
     #: times that. The default of the OCR_CPU_SECONDS setting.
     ocr_cpu_s: float = 1800.0
     #: Seconds of CPU time one document's parse may take (in a child process, see

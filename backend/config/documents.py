@@ -79,7 +79,7 @@ class DocumentSettings(SettingsGroup):
         "included, checked as each page starts: past it the document is refused (413 "
         "`input_too_costly` naming this setting; in the CLI a failed file, the others "
         "ingested). The binding limit on a long scan: a typeset page scanned at 150 dpi "
-        "costs 2.1-2.4 CPU s at OCR_DPI 300 (bench/bench_ocr.py: a 300-page scan took 637 "
+        "costs 2.1-2.4 CPU s at OCR_DPI 300 (bench/bench_ocr.py: a 300-page scan took 638 "
         "CPU s), so the default reads a 300-page scan with 2.8 times that to spare. Its "
         "pages are read OCR_WORKERS at a time, the memory they take the same however many "
         "pages (PARSE_MEMORY_MB). Chat "
