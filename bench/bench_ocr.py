@@ -7,6 +7,7 @@ Printed, never asserted.
     python -m bench.bench_ocr                      # the latex-guides corpus, 12 pages
     python -m bench.bench_ocr --pages 30 --dpi 200 --workers 1
     python -m bench.bench_ocr --start 4            # 12 other pages, spread as the default's
+    python -m bench.bench_ocr --scan-pages 300     # one 300-page scanned PDF, as ingested
 
 "characters correct" is the share of the text layer's characters (whitespace folded to one
 space) that the OCR text matches in order (difflib's matching blocks over the whole page): a
@@ -17,22 +18,35 @@ Time: "pages/s" is wall-clock seconds from the JPEGs to the text (decoding, scal
 Tesseract's runs), and "CPU s a page" the CPU of this process and its `tesseract` children
 over the same span: on a machine shared with other work the latter is the steadier figure,
 and the load average is printed beside it.
+
+`--scan-pages N` reads one scanned PDF of N pages (the corpus's pages cycled, each a 150-dpi
+grey JPEG as above) as `almanac ingest` and an admin's upload read it: through the parse
+child (services/parse_pool.py) with the default budgets (PARSE_MEMORY_MB, OCR_CPU_SECONDS,
+OCR_WORKERS), and prints pages/s, the CPU of the parse child and its `tesseract` runs a
+page, and the peak resident memory of the process tree (this process, the fork server, the
+parse child and its `tesseract` runs, sampled every 20 ms) above where it started, and the
+parse child's own, each with its peaks over the first and the last fifth of the run beside
+it: memory that grew with the pages would show there.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import io
 import os
 import resource
+import threading
 import time
 from pathlib import Path
 
+import psutil
 import pypdfium2 as pdfium
 from PIL import Image
 
 from services.budgets import BUDGET
+from services.knowledge.loaders import FileLoader
 from services.knowledge.loaders.ocr import (
     OcrOptions,
     at_resolution,
@@ -80,9 +94,15 @@ def main() -> None:
     parser.add_argument("--ocr-dpi", type=int, default=OcrOptions.dpi, help="read at (OCR_DPI)")
     parser.add_argument("--workers", type=int, default=OcrOptions.workers, help="pages at once")
     parser.add_argument("--min-confidence", type=float, default=OcrOptions.min_confidence)
+    parser.add_argument(
+        "--scan-pages", type=int, default=0, help="read one scanned PDF of this many pages"
+    )
     args = parser.parse_args()
     require_tesseract("bench")
     options = OcrOptions(dpi=args.ocr_dpi, workers=args.workers, min_confidence=args.min_confidence)
+    if args.scan_pages:
+        long_scan(args.scan_pages, args.dpi, options)
+        return
     pages: list[tuple[str, int]] = [
         (pdf.name, index)
         for pdf in sorted((CORPUS / "documents").glob("*.pdf"))
@@ -120,6 +140,121 @@ def main() -> None:
         f"of {total:,.0f}; "
         f"{len(chosen) / seconds:.2f} pages/s, {cpu / len(chosen):.2f} CPU s a page "
         f"(load average {load:.1f} on {os.cpu_count()} cores)"
+    )
+
+
+class TreeSampler:
+    """The resident memory of this process's tree (every 20 ms, in a thread), with when it
+    was sampled, and the CPU of the parse child with its reaped `tesseract` runs."""
+
+    def __init__(self) -> None:
+        self._root = psutil.Process()
+        self.started = time.perf_counter()
+        self.baseline = self._rss()[0]
+        self.samples: list[tuple[float, int]] = []  # (seconds from the start, bytes)
+        self.parse_samples: list[tuple[float, int]] = []  # the parse child's alone
+        self.parse_cpu: dict[int, float] = {}  # pid -> own + reaped children's CPU, last seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _rss(self) -> tuple[int, list[psutil.Process]]:
+        processes = [self._root, *self._root.children(recursive=True)]
+        total = 0
+        for process in processes:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                continue
+        return total, processes
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            total, processes = self._rss()
+            now = time.perf_counter() - self.started
+            self.samples.append((now, total))
+            parse = 0
+            servers = set()  # the fork server (and multiprocessing's resource tracker)
+            for process in processes[1:]:
+                try:
+                    if process.ppid() == self._root.pid:
+                        servers.add(process.pid)
+                except psutil.Error:  # gone since it was listed
+                    continue
+            for process in processes:
+                try:
+                    if process.ppid() not in servers:
+                        continue  # not a parse child: a `tesseract` run, or one being started
+                    if process.name().startswith("tesseract"):
+                        continue
+                    times = process.cpu_times()
+                    self.parse_cpu[process.pid] = (
+                        times.user + times.system + times.children_user + times.children_system
+                    )
+                    parse += process.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.parse_samples.append((now, parse))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_mib(self, since: float = 0.0, until: float = 1.0) -> float:
+        """The tree's peak above the start between two shares of the run's time."""
+        end = self.samples[-1][0] if self.samples else 0.0
+        window = [b for t, b in self.samples if since * end <= t <= until * end]
+        return (max(window, default=self.baseline) - self.baseline) / (1024 * 1024)
+
+    def parse_peak_mib(self, since: float = 0.0, until: float = 1.0) -> float:
+        """The parse child's own peak resident memory (its `tesseract` runs apart) between
+        two shares of the run's time."""
+        end = self.parse_samples[-1][0] if self.parse_samples else 0.0
+        window = [b for t, b in self.parse_samples if since * end <= t <= until * end]
+        return max(window, default=0) / (1024 * 1024)
+
+
+def long_scan(pages: int, dpi: int, options: OcrOptions) -> None:
+    """One scanned PDF of `pages` pages read through the parse child (module docstring)."""
+    from services.parse_pool import BudgetedLoader  # the fork server starts on first use
+
+    sources = [
+        (pdf, index)
+        for pdf in sorted((CORPUS / "documents").glob("*.pdf"))
+        for index in range(len(pdfium.PdfDocument(pdf)))
+    ]
+    images = []
+    for number in range(pages):
+        pdf, index = sources[number % len(sources)]
+        document = pdfium.PdfDocument(pdf)
+        images.append(Image.open(io.BytesIO(scanned(document[index], dpi))))
+        document.close()
+    buffer = io.BytesIO()
+    images[0].save(buffer, "PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    data = buffer.getvalue()
+    del images
+    loader = BudgetedLoader(functools.partial(FileLoader, options))
+    loader.load("warm.md", b"# Warm\n\nThe fork server is started.\n")
+    sampler = TreeSampler()
+    try:
+        read = loader.load("scan.pdf", data)
+    finally:
+        seconds = time.perf_counter() - sampler.started
+        sampler.stop()
+    cpu = sum(sampler.parse_cpu.values())
+    print(
+        f"{pages} pages scanned at {dpi} dpi ({len(data) / 1e6:.1f} MB), read at {options.dpi} "
+        f"dpi, {options.workers} at once, in the parse child with the default budgets: "
+        f"{read.metadata.get('ocr_pages')} pages read by OCR, {len(read.sections)} sections\n"
+        f"{seconds:.0f} s: {pages / seconds:.2f} pages/s, {cpu / pages:.2f} CPU s a page "
+        f"(parse child and its tesseract runs, sampled; {cpu:.0f} s in all)\n"
+        f"peak memory of the process tree above its start: {sampler.peak_mib():.0f} MiB "
+        f"(first fifth of the run {sampler.peak_mib(0, 0.2):.0f}, last fifth "
+        f"{sampler.peak_mib(0.8, 1):.0f}; {sampler.baseline / (1024 * 1024):.0f} MiB at the "
+        f"start)\nthe parse child alone, its tesseract runs apart: peak "
+        f"{sampler.parse_peak_mib():.0f} MiB (first fifth {sampler.parse_peak_mib(0, 0.2):.0f}, "
+        f"last fifth {sampler.parse_peak_mib(0.8, 1):.0f})\n"
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
     )
 
 

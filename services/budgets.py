@@ -42,7 +42,12 @@ by what it produces, not by what it was given:
   each one's packing ratio, read from the directory before anything is inflated and counted
   again while inflating; a nested archive counts with its parent; an e-mail's parts and a
   mailbox's messages count as members (services/knowledge/loaders/members.py).
-- **OCR** (`max_ocr_pages`): pages without a text layer that one PDF may ask OCR to read.
+- **OCR** (`ocr_cpu_s`, `max_ocr_pages`): the CPU seconds OCR may spend on one document's
+  scanned pages, Tesseract's own included, measured as each page starts
+  (services/knowledge/loaders/ocr.py, `read_pages`), and a safety cap on the pages one
+  document may ask it to read, checked before any is read. The CPU budget is the binding
+  one: a 300-page scan fits within it; a chat attachment's pages and CPU are its own, far
+  smaller (CHAT_FILE_OCR_MAX_PAGES).
 - **Chats** (`max_chat_messages`): messages of one imported conversation (an export's, a
   share page's, a Slack thread's), counted once it is parsed and before anything is stored
   (use_cases/conversations/imports.py). A chat is read a page at a time whatever its length
@@ -138,9 +143,17 @@ class InputBudget:
     #: it as a table: a 20,000-row sheet of 10 columns. The default of the
     #: MAX_WORKBOOK_CELLS setting.
     max_workbook_cells: int = 200_000
-    #: Pages of one scanned PDF that OCR reads (each costs seconds of CPU); a scan with more
-    #: pages without text is refused. The default of the OCR_MAX_PAGES setting.
-    max_ocr_pages: int = 50
+    #: Pages without a text layer that OCR reads in one document (a scanned PDF's, a TIFF's
+    #: frames), checked before any is read: a safety cap as high as a PDF's pages
+    #: (`max_pdf_pages`), not the binding limit (`ocr_cpu_s` is). The default of the
+    #: OCR_MAX_PAGES setting.
+    max_ocr_pages: int = 2000
+    #: CPU seconds OCR may spend on one document (its `tesseract` runs and the rendering and
+    #: reading of their pages), measured as each page starts. Measured with bench/bench_ocr.py
+    #: (`--scan-pages`) on typeset pages scanned at 150 dpi, read at 300: 2.1-2.4 CPU s a page
+    #: (a 300-page scan took 638 CPU s, 398 s on a shared 2-core machine); 1,800 leaves 2.8
+    #: times that. The default of the OCR_CPU_SECONDS setting.
+    ocr_cpu_s: float = 1800.0
     #: Seconds of CPU time one document's parse may take (in a child process, see
     #: services/parse_pool.py); the default of the PARSE_CPU_SECONDS setting.
     parse_cpu_s: float = 5.0

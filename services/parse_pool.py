@@ -9,7 +9,8 @@ Rules:
   copy of the loaders, never of the server's threads and locks), with `RLIMIT_CPU` set to the
   CPU budget: the kernel stops it past the budget, even inside C code. Past it, or past a
   wall-clock limit of `wall_factor` times the budget (a child that waits on nothing should not
-  wait forever), the parse is `InputTooCostly` (413) naming the budget.
+  wait forever), the parse is `InputTooCostly` (413) naming the budget and its setting
+  (`cpu_setting`, `memory_setting`).
 - The child's address space is limited to the memory budget (`RLIMIT_AS`: a child with the
   loaders and PDFium maps ~90 MiB, ~130 MiB at most reading a 70-page PDF, so the limit
   bounds what a document's parse allocates, C code's included; numpy's OpenBLAS, loaded for
@@ -22,7 +23,11 @@ Rules:
 - A loader whose document takes many slow steps (OCR, a few seconds of CPU a page, in a
   command of its own with the same limits) calls `allow_another_step` before each: the
   parse's wall-clock limit grows by one `wall_factor` times the budget per step, for at most
-  `max_steps` steps, so a 40-page scan is read where a 2-page one would have been the limit.
+  `max_steps` steps (the OCR page cap), so a 300-page scan is read where a 2-page one would
+  have been the limit; the CPU budget grows with it. This growth is a backstop: OCR's own
+  CPU budget (OCR_CPU_SECONDS, `OcrOptions.cpu_s`, Tesseract's runs included) binds first.
+- The pages announced so come back to the caller as they start (`load_reporting`'s
+  `on_page(page, pages)`): the progress of a long scan's OCR, which `almanac ingest` shows.
 - The loader's own refusals (`UnsupportedDocument`, `InvalidDocument`, ...) come back as
   they were raised; `check` (the cheap checks) runs in this process.
 """
@@ -46,7 +51,7 @@ from use_cases.knowledge.domain import ParsedDocument
 from use_cases.knowledge.ports import DocumentLoader
 from use_cases.shared.errors import AlmanacError, InputTooCostly, InvalidDocument
 
-__all__ = ["BudgetedLoader", "allow_another_step"]
+__all__ = ["BudgetedLoader", "PageProgress", "allow_another_step"]
 
 #: How a child stopped by `RLIMIT_CPU` ends: SIGXCPU at the soft limit, SIGKILL at the hard.
 _KILLED_AT_BUDGET = (-signal.SIGXCPU, -signal.SIGKILL)
@@ -60,17 +65,21 @@ _DIED_OF_MEMORY = tuple(
 )
 _TIMED_OUT = ("timed out", None)
 _OUT_OF_MEMORY = ("memory", None)
-_ANOTHER_STEP = ("step", None)
+#: The kind of a child's message that a slow step starts: ("step", (step, steps)).
+_STEP = "step"
 #: In a parse child: tells the parent a slow step starts (`allow_another_step`).
-_step_signal: Callable[[], None] | None = None
+_step_signal: Callable[[int, int], None] | None = None
+#: `on_page(page, pages)`: the slow step (OCR page) `page` of `pages` of a document starts.
+PageProgress = Callable[[int, int], None]
 
 
-def allow_another_step() -> None:
-    """A loader starts another slow step of one document (an OCR page): in a parse child the
-    parent allows the parse more wall-clock time (the module docstring says how much);
-    anywhere else, nothing happens."""
+def allow_another_step(step: int = 0, steps: int = 0) -> None:
+    """A loader starts another slow step of one document (an OCR page: `step` of `steps`,
+    0 where not known): in a parse child the parent allows the parse more wall-clock time
+    (the module docstring says how much) and tells its caller; anywhere else, nothing
+    happens."""
     if _step_signal is not None:
-        _step_signal()
+        _step_signal(step, steps)
 
 
 _CONTEXT = multiprocessing.get_context("forkserver")
@@ -91,6 +100,8 @@ class BudgetedLoader:
         workers: int = 2,
         wall_factor: float = 3.0,
         max_steps: int = BUDGET.max_ocr_pages,
+        cpu_setting: str = "PARSE_CPU_SECONDS",
+        memory_setting: str = "PARSE_MEMORY_MB",
     ) -> None:
         self._make_inner = make_inner
         self._inner = make_inner()
@@ -100,6 +111,8 @@ class BudgetedLoader:
         self._max_steps = max_steps
         self._memory_bytes = memory_bytes
         self._slots = threading.BoundedSemaphore(workers)
+        self._cpu_setting = cpu_setting
+        self._memory_setting = memory_setting
 
     @property
     def extensions(self) -> tuple[str, ...]:
@@ -112,10 +125,18 @@ class BudgetedLoader:
         self._inner.check(name, data)
 
     def load(self, name: str, data: bytes) -> ParsedDocument:
-        with self._slots:
-            return self._load_in_child(name, data)
+        return self.load_reporting(name, data, None)
 
-    def _load_in_child(self, name: str, data: bytes) -> ParsedDocument:
+    def load_reporting(
+        self, name: str, data: bytes, on_page: PageProgress | None
+    ) -> ParsedDocument:
+        """`load`, calling `on_page(page, pages)` as each slow page starts (a scan's OCR)."""
+        with self._slots:
+            return self._load_in_child(name, data, on_page)
+
+    def _load_in_child(
+        self, name: str, data: bytes, on_page: PageProgress | None = None
+    ) -> ParsedDocument:
         receive, send = _CONTEXT.Pipe(duplex=False)
         child = _CONTEXT.Process(
             target=_parse,
@@ -133,7 +154,7 @@ class BudgetedLoader:
         _start_without_main(child)
         send.close()
         try:
-            outcome = self._outcome(receive)
+            outcome = self._outcome(receive, on_page)
         except EOFError:  # the child died without an answer
             outcome = None
         finally:
@@ -144,18 +165,19 @@ class BudgetedLoader:
                 child.join()
         if outcome == _OUT_OF_MEMORY or (outcome is None and child.exitcode in _DIED_OF_MEMORY):
             raise InputTooCostly(
-                f"{name} takes more than {self._memory_bytes / MiB:,.0f} MiB of memory to read: "
-                "refused (a document's parse has a memory budget)."
+                f"{name} takes more than {self._memory_bytes / MiB:,.0f} MiB of memory to read "
+                f"({self._memory_setting}): refused (a document's parse has a memory budget)."
             )
         if outcome == _TIMED_OUT or child.exitcode == -signal.SIGXCPU:
             raise InputTooCostly(
-                f"{name} takes more than {self._cpu_s} s of CPU to read: refused "
-                "(a document's parse has a time budget)."
+                f"{name} takes more than {self._cpu_s} s of CPU to read "
+                f"({self._cpu_setting}): refused (a document's parse has a time budget)."
             )
         if child.exitcode in _KILLED_AT_BUDGET:  # the CPU limit's SIGKILL, or the OOM killer's
             raise InputTooCostly(
                 f"{name} takes more than {self._cpu_s} s of CPU or "
-                f"{self._memory_bytes / MiB:,.0f} MiB of memory to read: refused "
+                f"{self._memory_bytes / MiB:,.0f} MiB of memory to read "
+                f"({self._cpu_setting}, {self._memory_setting}): refused "
                 "(a document's parse has a time and a memory budget)."
             )
         if outcome is None:
@@ -165,18 +187,20 @@ class BudgetedLoader:
             return value
         raise value
 
-    def _outcome(self, receive: Connection) -> Any:
+    def _outcome(self, receive: Connection, on_page: PageProgress | None = None) -> Any:
         """The child's outcome, or `_TIMED_OUT` past the wall-clock limit (grown by the
-        steps it announced)."""
+        steps it announced, each told to `on_page`)."""
         deadline = time.monotonic() + self._wall_s
         steps = 0
         while receive.poll(max(0.0, deadline - time.monotonic())):
             message = receive.recv()
-            if message != _ANOTHER_STEP:
+            if message[0] != _STEP:
                 return message
             if steps < self._max_steps:
                 steps += 1
                 deadline += self._step_s
+            if on_page is not None:
+                on_page(*message[1])
         return _TIMED_OUT
 
 
@@ -217,12 +241,12 @@ def _parse(
     hard = cpu_s * (max_steps + 1) + 1
     steps = 0
 
-    def another_step() -> None:  # the CPU budget grows with the wall-clock allowance
+    def another_step(step: int, of: int) -> None:  # the CPU budget grows with the wall clock
         nonlocal steps
         if steps < max_steps:
             steps += 1
             resource.setrlimit(resource.RLIMIT_CPU, (cpu_s * (steps + 1), hard))
-        send.send(_ANOTHER_STEP)
+        send.send((_STEP, (step, of)))
 
     _step_signal = another_step
     # OpenBLAS (numpy's, loaded for OCR) starts a thread per core, each reserving memory: under

@@ -117,6 +117,7 @@ def ingest(
                         collection=chosen,
                         prune_prefixes=prefixes,
                         on_progress=on_progress,
+                        on_pages=on_progress.pages,
                         replace=replace,
                     ),
                 )

@@ -5,7 +5,9 @@ a plain line is written every `PROGRESS_INTERVAL` seconds while the run lasts, e
 `Ingested 12/33 documents, 410 chunks (85 chunks/s), 5 s`. Lines come from a timer, not from
 the documents: ingestion stores documents in batches (about a thousand chunks embedded
 together), so a long batch still shows the run is alive (the counts move once per batch) and a
-finished batch does not print a burst of lines.
+finished batch does not print a burst of lines. While a scan is read by OCR (minutes for a
+long one), the bar and the lines say which page: `..., 40 s; reading contract.pdf, OCR page
+37/300`.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class IngestProgress(_LiveProgress):
         self._total = total
         self._documents = 0
         self._chunks = 0
+        self._reading = ""  # the OCR page being read: "scan.pdf, OCR page 37/300"
+        self._reading_name = ""
 
     def _columns(self) -> tuple[ProgressColumn, ...]:
         return (
@@ -124,12 +128,24 @@ class IngestProgress(_LiveProgress):
                 description=Path(item.source).name,
                 chunks=self._chunk_figures(),
             )
+        if self._reading_name == Path(item.source).name:  # its pages are read
+            self._reading = self._reading_name = ""
+
+    def pages(self, name: str, page: int, pages: int) -> None:
+        """The `on_pages` callback: `name`'s OCR page `page` of `pages` is being read (a
+        long scan takes minutes: the bar and the lines show which page)."""
+        of = f"/{pages:,}" if pages else ""
+        self._reading_name = Path(name).name
+        self._reading = f"{self._reading_name}, OCR page {page:,}{of}"
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, description=self._reading)
 
     def line(self) -> str:
         elapsed = time.monotonic() - self._started
+        reading = f"; reading {self._reading}" if self._reading else ""
         return (
             f"Ingested {self._documents}/{self._total} documents, {self._chunk_figures()}, "
-            f"{elapsed:.0f} s"
+            f"{elapsed:.0f} s{reading}"
         )
 
     def _chunk_figures(self) -> str:

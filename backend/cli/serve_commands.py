@@ -185,6 +185,7 @@ def _ingest_knowledge(settings: Settings, folder: Path) -> None:
                     sources=sources,
                     prune_prefixes=prune_prefixes([folder]),
                     on_progress=on_progress,
+                    on_pages=on_progress.pages,
                 ),
             )
         readiness = output.Readiness(report.chunks_written, time.monotonic() - started)

@@ -134,10 +134,11 @@ class ChatFileSettings(SettingsGroup):
         ge=1,
         le=BUDGET.max_pdf_pages,
         description="Pages of an attached file that OCR reads (a scanned PDF's pages without a "
-        "text layer, a TIFF's frames), one page at a time, each within PARSE_CPU_SECONDS "
-        "more of CPU: a few CPU seconds a page. A file with more is refused (413 "
-        "`input_too_costly`, naming this setting): a large scan belongs in the knowledge "
-        "base (OCR_MAX_PAGES).",
+        "text layer, a TIFF's frames), one page at a time, within PARSE_CPU_SECONDS of CPU "
+        "a page (this many times it for the whole file, Tesseract's runs included): a few "
+        "CPU seconds a page. A file with more pages, or whose OCR takes more CPU, is refused "
+        "(413 `input_too_costly`, naming this setting): a large scan belongs in the "
+        "knowledge base (OCR_CPU_SECONDS).",
         validation_alias="chat_file_ocr_max_pages",
     )
     dir: Path | None = Field(

@@ -70,14 +70,30 @@ class DocumentSettings(SettingsGroup):
         "averaged over the line's words) are left out of a scan's text: speckles, the edges "
         "of pictures, smudged lines.",
     )
+    ocr_cpu_seconds: int = Field(
+        round(BUDGET.ocr_cpu_s),
+        ge=1,
+        le=86_400,
+        description="CPU seconds OCR may spend reading one document's scanned pages (an "
+        "admin's upload, a file of `almanac ingest` or of a synced source), Tesseract's runs "
+        "included, checked as each page starts: past it the document is refused (413 "
+        "`input_too_costly` naming this setting; in the CLI a failed file, the others "
+        "ingested). The binding limit on a long scan: a typeset page scanned at 150 dpi "
+        "costs 2.1-2.4 CPU s at OCR_DPI 300 (bench/bench_ocr.py: a 300-page scan took 638 "
+        "CPU s), so the default reads a 300-page scan with 2.8 times that to spare. Its "
+        "pages are read OCR_WORKERS at a time, the memory they take the same however many "
+        "pages (PARSE_MEMORY_MB). Chat "
+        "attachments have their own, smaller budget (CHAT_FILE_OCR_MAX_PAGES).",
+    )
     ocr_max_pages: int = Field(
         BUDGET.max_ocr_pages,
         ge=1,
         le=BUDGET.max_pdf_pages,
-        description="Pages without a text layer that OCR reads in one document (a scanned PDF, "
-        "a multi-page TIFF); a document with more is refused (413 `input_too_costly`). Each "
-        "page costs a few CPU seconds, and the parse's time budget grows by "
-        "PARSE_CPU_SECONDS for each.",
+        description="A safety cap on the pages without a text layer that OCR reads in one "
+        "document (a scanned PDF, a multi-page TIFF), checked before any page is read; a "
+        "document with more is refused (413 `input_too_costly`). The binding limit is "
+        "OCR_CPU_SECONDS; the parse's time budget (PARSE_CPU_SECONDS) grows by its own "
+        "amount for each page read.",
     )
     ocr_language: str = Field(
         "eng",

@@ -339,6 +339,7 @@ def ocr_options(documents: DocumentSettings) -> OcrOptions:
         min_confidence=documents.ocr_min_confidence,
         language=documents.ocr_language,
         max_pages=documents.ocr_max_pages,
+        cpu_s=documents.ocr_cpu_seconds,
         workers=documents.ocr_workers,
     )
 
@@ -355,16 +356,22 @@ def input_budget(documents: DocumentSettings) -> InputBudget:
 
 
 def budgeted_loader(
-    documents: DocumentSettings, *, memory_mb: int | None = None, ocr: OcrOptions | None = None
+    documents: DocumentSettings,
+    *,
+    memory_mb: int | None = None,
+    memory_setting: str = "PARSE_MEMORY_MB",
+    ocr: OcrOptions | None = None,
 ) -> BudgetedLoader:
     """The loaders in a child process under the parse budgets (an admin's upload, a chat
-    attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget.
-    `memory_mb` lowers the memory limit and `ocr` replaces the OCR_* options (a user's
-    attachment: CHAT_FILE_PARSE_MEMORY_MB, CHAT_FILE_OCR_MAX_PAGES)."""
+    attachment, each file of `almanac ingest`): a scan's OCR pages each grow the budget,
+    within OCR's own CPU budget. `memory_mb` (named `memory_setting` in a refusal) lowers the
+    memory limit and `ocr` replaces the OCR_* options (a user's attachment:
+    CHAT_FILE_PARSE_MEMORY_MB, CHAT_FILE_OCR_MAX_PAGES)."""
     ocr = ocr or ocr_options(documents)
     return BudgetedLoader(
         functools.partial(FileLoader, ocr, input_budget(documents)),
         cpu_s=documents.parse_cpu_seconds,
         memory_bytes=(memory_mb or documents.parse_memory_mb) * 1024 * 1024,
         max_steps=ocr.max_pages,
+        memory_setting=memory_setting,
     )

@@ -80,6 +80,7 @@ def build(
             budgeted_loader(
                 documents,
                 memory_mb=settings.parse_memory_mb,
+                memory_setting="CHAT_FILE_PARSE_MEMORY_MB",
                 ocr=attachment_ocr(settings, documents),
             ),
             PillowImageReader(),
@@ -122,15 +123,19 @@ def upload_limits(settings: ChatFileSettings, ledger: UploadLedger | None) -> Up
 def attachment_ocr(settings: ChatFileSettings, documents: DocumentSettings) -> OcrOptions:
     """How an attachment's scanned pages are read: the OCR_* options, but at most
     CHAT_FILE_OCR_MAX_PAGES pages, one at a time (one core, one page's pixels held: within
-    CHAT_FILE_PARSE_MEMORY_MB), and a refusal that says what to do instead."""
+    CHAT_FILE_PARSE_MEMORY_MB), within PARSE_CPU_SECONDS of CPU a page (the knowledge base's
+    OCR_CPU_SECONDS does not apply), and a refusal that says what to do instead."""
     return dataclasses.replace(
         ocr_options(documents),
         max_pages=settings.ocr_max_pages,
+        cpu_s=settings.ocr_max_pages * documents.parse_cpu_seconds,
         workers=1,
         max_pages_setting="CHAT_FILE_OCR_MAX_PAGES",
+        cpu_setting="CHAT_FILE_OCR_MAX_PAGES x PARSE_CPU_SECONDS",
         over_pages_advice=(
             "A file attached to a chat is read by OCR a few pages at most: attach only the "
             "pages you need, or have the whole document added to the knowledge base "
-            f"(where OCR reads up to {documents.ocr_max_pages:,} pages)."
+            f"(where OCR reads scans of hundreds of pages, within {documents.ocr_cpu_seconds:,} "
+            "s of CPU: OCR_CPU_SECONDS)."
         ),
     )

@@ -87,3 +87,4 @@ async def test_a_scan_of_more_pages_than_attachments_read_is_413_saying_what_to_
     assert f"has {MAX_PAGES + 1} scanned pages" in problem["detail"]
     assert f"at most {MAX_PAGES} (CHAT_FILE_OCR_MAX_PAGES)" in problem["detail"]
     assert "knowledge base" in problem["detail"]
+    assert "within 1,800 s of CPU: OCR_CPU_SECONDS" in problem["detail"]  # not a page count

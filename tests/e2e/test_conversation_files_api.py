@@ -399,7 +399,10 @@ def test_an_attachment_is_parsed_under_the_lower_memory_budget_of_chat_files(
     try:
         user = container.settings.auth.default_user_id
         chat = container.adapters.history.get_or_create_chat(None, user, "offline-extractive")
-        with pytest.raises(InputTooCostly, match="more than 128 MiB of memory"):
+        with pytest.raises(
+            InputTooCostly,
+            match=r"more than 128 MiB of memory to read \(CHAT_FILE_PARSE_MEMORY_MB\)",
+        ):
             asyncio.run(
                 container.conversation_files.attach_file.execute(
                     AttachRequest(user, chat.id, "big.md", big.encode()[: 8 * MiB])

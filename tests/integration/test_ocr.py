@@ -6,6 +6,7 @@ package)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -134,6 +135,21 @@ def test_a_scan_past_the_page_limit_is_413_before_any_page_is_read() -> None:
     data = scanned_pdf(page([LEFT]), page([RIGHT]), page([LEFT]))
     loader = PdfLoader(ocr=OcrOptions(max_pages=2))
     with pytest.raises(InputTooCostly, match=r"scan\.pdf has 3 scanned pages; OCR reads at most 2"):
+        loader.load("scan.pdf", data)
+
+
+@needs_tesseract
+def test_a_scan_past_its_ocr_cpu_budget_is_413_in_the_parse_child_naming_the_setting() -> None:
+    """The budget counts `tesseract`'s CPU with the loader's: a page's run alone costs more
+    than a tenth of a CPU second, so 0.2 s is passed within the first three of four pages."""
+    data = scanned_pdf(*(page([LEFT]) for _ in range(4)))
+    ocr = OcrOptions(cpu_s=0.2, workers=1)
+    loader = BudgetedLoader(functools.partial(FileLoader, ocr), cpu_s=5)
+    with pytest.raises(
+        InputTooCostly,
+        match=r"scan\.pdf takes more than 0\.2 s of CPU to read by OCR "
+        r"\(OCR_CPU_SECONDS; stopped after [123] pages?\): refused",
+    ):
         loader.load("scan.pdf", data)
 
 

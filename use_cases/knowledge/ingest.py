@@ -65,7 +65,8 @@ Writing:
   on CPU for a provider that embeds a batch at once), up to `flush_chunks` of them; each
   document is saved in one transaction. A document of more than one batch is
   embedded batch by batch and staged, then made visible in one commit (memory stays bounded
-  by the batch; `on_chunks` reports progress). A killed ingest leaves every document fully
+  by the batch; `on_chunks` reports progress, `on_pages` a long scan's OCR pages as they are
+  read). A killed ingest leaves every document fully
   old or fully new, and a re-run finishes the rest.
 - Searchable first, answer-ready next: the documents a run saved are handed, once the run
   has committed them, to the `AnswerPreparation` (if any), which queues the answering
@@ -109,6 +110,7 @@ from use_cases.knowledge.ports import (
     DocumentLoader,
     Embedder,
     KnowledgeStore,
+    ReportsPages,
 )
 from use_cases.shared.clock import Clock
 from use_cases.shared.errors import (
@@ -129,6 +131,8 @@ _T = TypeVar("_T")
 ProgressCallback = Callable[[IngestItem], None]
 ChunkProgress = Callable[[int, int], None]
 """(chunks embedded and stored, chunks of the document) while one document is written."""
+PageProgress = Callable[[str, int, int], None]
+"""(file name, page, pages) as a slow page of one file starts being read (a scan's OCR)."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +171,8 @@ class IngestRequest:
     prune_prefixes: tuple[str, ...] = ()
     on_progress: ProgressCallback | None = None
     on_chunks: ChunkProgress | None = None
+    on_pages: PageProgress | None = None
+    """Told of each slow page as it is read (a scan's OCR), where the loader says so."""
     raise_errors: bool = False
     """Raise a source's domain error instead of reporting it (single uploads)."""
     replace: bool = False
@@ -268,7 +274,7 @@ class IngestDocuments:
             with _ParseAhead(
                 request.sources,
                 lambda source, data: self._looks_unchanged(request, source, data),
-                self._loader.load,
+                self._parser(request),
                 self._policy.parse_ahead if len(request.sources) > 1 else 0,
             ) as ahead:
                 self._ingest_all(run, ahead)
@@ -276,6 +282,20 @@ class IngestDocuments:
             if self._preparation is not None and run.saved:
                 answers_job = self._preparation.schedule(run.saved)
         return IngestReport(tuple(items), answers_job=answers_job)
+
+    def _parser(self, request: IngestRequest) -> Callable[[str, bytes], ParsedDocument]:
+        """The loader's `load`, telling `request.on_pages` of each slow page where the
+        loader reports them (`ReportsPages`: the parse child's OCR pages)."""
+        on_pages, loader = request.on_pages, self._loader
+        if on_pages is None or not isinstance(loader, ReportsPages):
+            return self._loader.load
+
+        def parse(name: str, data: bytes) -> ParsedDocument:
+            return loader.load_reporting(
+                name, data, lambda page, pages: on_pages(name, page, pages)
+            )
+
+        return parse
 
     def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
         pending: list[_Pending] = []
@@ -394,7 +414,7 @@ class IngestDocuments:
         if read is not None and read.error is not None:
             raise read.error
         loaded = read.parsed if read is not None else None
-        parsed = withhold_instructions(loaded or self._loader.load(source.name, data))
+        parsed = withhold_instructions(loaded or self._parser(request)(source.name, data))
         self._check_dates(source.name, parsed)
         modified = self._modified(source)
         supersedes, target = self._check_supersedes(run, source, parsed, existing)

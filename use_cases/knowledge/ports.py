@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from use_cases.knowledge.domain import (
     DocumentDetail,
@@ -44,6 +44,16 @@ class DocumentLoader(Protocol):
         ...
 
     def load(self, name: str, data: bytes) -> ParsedDocument: ...
+
+
+@runtime_checkable
+class ReportsPages(Protocol):
+    """A `DocumentLoader` that says, as it goes, which of a document's slow pages it reads
+    (a scan's OCR: `on_page(page, pages)` as each starts; `pages` 0 where not known)."""
+
+    def load_reporting(
+        self, name: str, data: bytes, on_page: Callable[[int, int], None] | None
+    ) -> ParsedDocument: ...
 
 
 class Chunker(Protocol):

@@ -77,7 +77,7 @@ class ImageLoader:
         try:
             pages = [
                 lines_text(lines)
-                for lines in read_pages(name, self._frames(name, image), self._ocr)
+                for lines in read_pages(name, self._frames(name, image), self._ocr, frames)
             ]
         finally:
             image.close()

@@ -22,20 +22,26 @@ Rules:
   records a lower resolution (a 150-dpi scan) scaled up to it (`at_resolution`); measured
   on 150-dpi pages of a typeset manual (bench/bench_ocr.py), reading them at 300 dpi got
   0.94 of the characters right where 150 got 0.89.
-- Each page costs a second or two of CPU: the parse child is told of each
-  (`allow_another_step`, services/parse_pool.py), so a scan's wall-clock allowance grows
-  with its pages. Each `tesseract` runs with one thread (`OMP_THREAD_LIMIT=1`) under the
-  parse's CPU and memory limits (a child process inherits them) and a time-out of its own,
-  and `OcrOptions.workers` pages are read at once (`read_pages`: one per core), the next
-  page rendered while they run; one worker (a chat attachment's) reads them one after
-  another in the loader's own thread, one page's pixels held at a time. A page goes to
-  `tesseract` as an uncompressed PGM file, which it reads as it reads the PNG pytesseract
-  writes by default (the same words), for a tenth of a CPU second less a page.
+- Each page costs a second or two of CPU: a document's OCR has a CPU budget of its own
+  (`OcrOptions.cpu_s`, OCR_CPU_SECONDS), Tesseract's runs included, measured before each
+  page is handed to Tesseract (`_CpuBudget`): past it the document is `InputTooCostly`
+  (413) naming the setting, whatever its page count; `OcrOptions.max_pages` is only a
+  safety cap checked before any page is read (a chat attachment's pages are its own,
+  small). The parse child is told of each page (`allow_another_step`,
+  services/parse_pool.py), so a scan's wall-clock allowance grows with its pages. Each
+  `tesseract` runs with one thread (`OMP_THREAD_LIMIT=1`) under the parse's CPU and memory
+  limits (a child process inherits them) and a time-out of its own, and `OcrOptions.workers`
+  pages are read at once (`read_pages`: one per core), the next page rendered while they
+  run; one worker (a chat attachment's) reads them one after another in the loader's own
+  thread, one page's pixels held at a time. A page goes to `tesseract` as an uncompressed
+  PGM file, which it reads as it reads the PNG pytesseract writes by default (the same
+  words), for a tenth of a CPU second less a page.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import xml.etree.ElementTree as ElementTree
 from collections import deque
@@ -48,7 +54,7 @@ from typing import Any
 from services.budgets import BUDGET
 from services.knowledge.loaders.ocr_words import INK, dot_marks, dots_text, hocr_words
 from services.parse_pool import allow_another_step
-from use_cases.shared.errors import InvalidDocument, UnsupportedDocument
+from use_cases.shared.errors import InputTooCostly, InvalidDocument, UnsupportedDocument
 
 #: What an operator installs for OCR (the message of a scan refused without it).
 TESSERACT_PACKAGE = "tesseract-ocr"
@@ -87,9 +93,12 @@ class OcrOptions:
     min_confidence: float = 30.0
     #: Tesseract's language data (`eng`; `eng+deu` with tesseract-ocr-deu installed).
     language: str = "eng"
-    #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames); more is
-    #: `InputTooCostly` (413).
+    #: Pages one document may ask OCR to read (a scanned PDF's, a TIFF's frames), checked
+    #: before any is read; more is `InputTooCostly` (413). A safety cap: `cpu_s` binds first.
     max_pages: int = BUDGET.max_ocr_pages
+    #: CPU seconds OCR may spend on one document, its `tesseract` runs included, checked as
+    #: each page starts; past it, `InputTooCostly` (413) naming `cpu_setting`.
+    cpu_s: float = BUDGET.ocr_cpu_s
     #: Pages read at once, one single-threaded `tesseract` each (one per core); 1 reads them
     #: one after another in the loader's own thread.
     workers: int = 2
@@ -97,6 +106,8 @@ class OcrOptions:
     #: both said when one has more pages to read (a chat attachment's are its own).
     max_pages_setting: str = "OCR_MAX_PAGES"
     over_pages_advice: str = ""
+    #: The setting (or settings) `cpu_s` comes from.
+    cpu_setting: str = "OCR_CPU_SECONDS"
 
     def too_many_pages(self, name: str, pages: int, what: str = "scanned pages") -> str:
         """The refusal of a document with `pages` pages to read, more than `max_pages`."""
@@ -105,6 +116,42 @@ class OcrOptions:
             f"{name} has {pages:,} {what}; OCR reads at most {self.max_pages:,} "
             f"({self.max_pages_setting}): refused.{advice}"
         )
+
+    def too_much_cpu(self, name: str, pages_read: int) -> str:
+        """The refusal of a document whose OCR spent more than `cpu_s` CPU seconds."""
+        advice = f" {self.over_pages_advice}" if self.over_pages_advice else ""
+        read = f"{pages_read:,} page{'' if pages_read == 1 else 's'}"
+        seconds = f"{self.cpu_s:,.0f}" if self.cpu_s >= 1 else f"{self.cpu_s:g}"
+        return (
+            f"{name} takes more than {seconds} s of CPU to read by OCR "
+            f"({self.cpu_setting}; stopped after {read}): refused.{advice}"
+        )
+
+
+class _CpuBudget:
+    """The CPU this process and its reaped children (the `tesseract` runs) spent since the
+    document's OCR started, checked against `OcrOptions.cpu_s` before each page."""
+
+    def __init__(self, name: str, options: OcrOptions, total: int) -> None:
+        self._name = name
+        self._options = options
+        self._total = total
+        self._started = _cpu_now()
+        self.pages = 0
+
+    def next_page(self) -> None:
+        """Another page is about to be read: refused past the budget, else announced (its
+        number and the document's pages: the progress a long scan's ingest shows)."""
+        if _cpu_now() - self._started > self._options.cpu_s:
+            raise InputTooCostly(self._options.too_much_cpu(self._name, self.pages))
+        self.pages += 1
+        allow_another_step(self.pages, self._total)
+
+
+def _cpu_now() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def tesseract_available() -> bool:
@@ -124,28 +171,33 @@ def read_lines(name: str, image: Any, options: OcrOptions) -> list[OcrLine]:
     """The lines Tesseract reads on `image` (a Pillow image), in reading order, the unsure
     ones left out."""
     require_tesseract(name)
-    allow_another_step()
+    allow_another_step(1, 1)
     return _read(name, image, options)
 
 
-def read_pages(name: str, images: Iterable[Any], options: OcrOptions) -> list[list[OcrLine]]:
+def read_pages(
+    name: str, images: Iterable[Any], options: OcrOptions, pages: int = 0
+) -> list[list[OcrLine]]:
     """`read_lines` of each image, in order, `options.workers` at once. An image is drawn
     from `images` (rendered) while the workers read the pages before it, at most one page
-    waiting for a worker, so `workers` + 2 pages' pixels are held at most; the parse child
-    hears of each page from this thread. One worker reads the pages in this thread, one page's
+    waiting for a worker, so `workers` + 2 pages' pixels are held at most, however many pages
+    there are; the parse child hears of each page from this thread (its number, of
+    `pages`). Past `options.cpu_s` of CPU, the next page is refused (`InputTooCostly`) and
+    the pages running are let finish. One worker reads the pages in this thread, one page's
     pixels held at a time."""
     require_tesseract(name)
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # set here, before the workers read it
     read: list[list[OcrLine]] = []
+    budget = _CpuBudget(name, options, pages)
     if options.workers <= 1:  # one page at a time, in this thread: no thread's memory arena
         for image in images:
-            allow_another_step()
+            budget.next_page()
             read.append(_read(name, image, options))
         return read
     with ThreadPoolExecutor(options.workers) as pool:
         running: deque[Future[list[OcrLine]]] = deque()
         for image in images:
-            allow_another_step()
+            budget.next_page()
             running.append(pool.submit(_read, name, image, options))
             if len(running) > max(1, options.workers):
                 read.append(running.popleft().result())

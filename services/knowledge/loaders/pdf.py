@@ -215,7 +215,7 @@ class PdfLoader:
         try:
             sizes = [_page_size(document, index) for index in scans]
             scales = [_ocr_scale(size, self._ocr, self._budget) for size in sizes]
-            read = read_pages(name, _rendered(document, scans, scales), self._ocr)
+            read = read_pages(name, _rendered(document, scans, scales), self._ocr, len(scans))
         finally:
             document.close()
         for index, lines, size, scale in zip(scans, read, sizes, scales, strict=True):
