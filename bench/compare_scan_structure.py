@@ -90,7 +90,7 @@ class CachedOcr:
         self.read_pages = pdf_loader.read_pages
 
     def __call__(
-        self, name: str, images: Iterable[Any], options: OcrOptions
+        self, name: str, images: Iterable[Any], options: OcrOptions, pages: int = 0
     ) -> list[list[OcrLine]]:
         held = list(images)
         keys = [
@@ -101,7 +101,7 @@ class CachedOcr:
         ]
         missing = [i for i, key in enumerate(keys) if not (self.folder / key).exists()]
         if missing:
-            read = self.read_pages(name, [held[i] for i in missing], options)
+            read = self.read_pages(name, [held[i] for i in missing], options, pages)
             for i, lines in zip(missing, read, strict=True):
                 (self.folder / keys[i]).write_bytes(pickle.dumps(lines))
         return [pickle.loads((self.folder / key).read_bytes()) for key in keys]
