@@ -78,21 +78,9 @@ def serve(
 
     from backend.api.app import create_app
 
-    settings = load_settings(knowledge=False)
+    served = load_settings(knowledge=False)
     knowledge = knowledge or run_command(_named_knowledge)
-    served = settings
-    if knowledge is not None:
-        settings = knowledge_settings(settings, knowledge)
-    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
-    if knowledge is not None:
-        logger.info(
-            "Serving the knowledge base of {} in {}; `almanac` commands run from {} act on it "
-            "(elsewhere: almanac --knowledge PATH or {}=PATH)",
-            knowledge.resolve(),
-            settings.storage.data_dir,
-            Path.cwd(),
-            KNOWLEDGE_ENV,
-        )
+    settings = _served_settings(served, knowledge)
     if no_jobs:
         settings = settings.updated(run_jobs=False)
 
@@ -117,6 +105,24 @@ def serve(
         uvicorn.run(SERVE_APP_FACTORY, factory=True, workers=workers, **options)
 
     run_command(body)
+
+
+def _served_settings(settings: Settings, knowledge: Path | None) -> Settings:
+    """The settings of the knowledge base served (`knowledge`'s own, if named), logging
+    configured, and where the knowledge base is said in the log."""
+    if knowledge is not None:
+        settings = knowledge_settings(settings, knowledge)
+    configure_logging(settings.server.log_level, content=settings.server.log_request_content)
+    if knowledge is not None:
+        logger.info(
+            "Serving the knowledge base of {} in {}; `almanac` commands run from {} act on it "
+            "(elsewhere: almanac --knowledge PATH or {}=PATH)",
+            knowledge.resolve(),
+            settings.storage.data_dir,
+            Path.cwd(),
+            KNOWLEDGE_ENV,
+        )
+    return settings
 
 
 def _named_knowledge() -> Path | None:

@@ -18,7 +18,7 @@ import sqlean as sqlite3
 from opentelemetry import trace
 
 from services import job_queue, job_store
-from services.job_queue import MAX_ATTEMPTS, JobStore, MemoryJobStore, QueueLimits, WorkerJobQueue
+from services.job_queue import MAX_ATTEMPTS, JobStore, QueueLimits, WorkerJobQueue
 from services.observability.metrics import Metrics
 from services.postgres import PgDatabase
 from services.presence import (
@@ -28,6 +28,7 @@ from services.presence import (
     Presence,
     wait_until_dead,
 )
+from tests.fakes.jobs import MemoryJobStore
 from tests.narrowing import present
 from use_cases.jobs.queue import JobRun, JobView, run_blocking
 from use_cases.shared.errors import (

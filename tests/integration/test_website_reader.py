@@ -376,8 +376,8 @@ def test_only_http_and_https_are_read(url: str) -> None:
 
 def test_the_settings_build_the_reader_and_types_no_loader_reads_are_left_out(site: Site) -> None:
     settings = Settings(source_allowed_hosts=" 127.0.0.1 ,", source_request_delay_s=0)
-    site.html("/docs/index.html", '<a href="a.html">A</a> <a href="data.zip">zip</a>')
-    site.pages["/docs/data.zip"] = ("application/zip", b"PK\x03\x04" + b"z" * 200_000)
+    site.html("/docs/index.html", '<a href="a.html">A</a> <a href="data.bin">bin</a>')
+    site.pages["/docs/data.bin"] = ("application/octet-stream", b"\x00\x01" + b"z" * 200_000)
     source = website_reader(
         site.base + "/docs/index.html", settings.website_sources, FileLoader().supports
     )
@@ -385,7 +385,7 @@ def test_the_settings_build_the_reader_and_types_no_loader_reads_are_left_out(si
     events, failed = read_all(source)
     assert failed is None
     assert {e.key.rsplit("/", 1)[-1] for e in events} == {"index.html", "a.html", "c.html"}
-    assert "/docs/data.zip" in site.paths()  # asked for, its type read from the answer's head
+    assert "/docs/data.bin" in site.paths()  # asked for, its type read from the answer's head
 
 
 def test_https_is_verified_for_the_hosts_name_while_the_socket_goes_to_its_address(

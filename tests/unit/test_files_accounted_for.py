@@ -33,6 +33,14 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
+def _ending(output: str, summary: str) -> list[str]:
+    """The report's last lines: the three before its summary line (the one starting with
+    `summary`), and the summary; a log line a worker writes after it is not the report's."""
+    lines = output.strip().splitlines()
+    at = max(i for i, line in enumerate(lines) if line.startswith(summary))
+    return lines[at - 3 : at + 1]
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {"DATA_DIR": str(tmp_path / "data"), "LOAD_SAMPLE_DATA": "false"}
@@ -50,7 +58,7 @@ def test_the_cli_ingest_names_what_it_skipped_failed_and_ignored(
     result = CliRunner().invoke(app, ["ingest", str(folder), "--no-wait"], env=env)
 
     assert result.exit_code == 1, result.output  # a file failed
-    last = result.output.strip().splitlines()[-4:]
+    last = _ending(result.output, "1 added, ")
     assert last[0].startswith("failed broken.docx: ")
     assert last[1].startswith("skipped hr/receipts.pages: ") and ".docx" in last[1]  # supported
     assert last[2] == "ignored 5 temporary or lock files: " + ", ".join(sorted(IGNORED))
@@ -72,7 +80,7 @@ def test_the_knowledge_start_names_them_too(
 
     _ingest_knowledge(settings_for_cli(), folder)
 
-    last = capsys.readouterr().err.strip().splitlines()[-4:]
+    last = _ending(capsys.readouterr().err, "1 added, ")
     assert last[0].startswith("failed broken.docx: ")
     assert last[1].startswith("skipped hr/receipts.pages: ")
     assert last[2].startswith("ignored 5 temporary or lock files: ")

@@ -46,6 +46,8 @@ KNOWN = {
     ("backend/api/cleaning_schemas.py", "self.models"),
     ("backend/api/cleaning_schemas.py", "self.tables"),
     ("backend/api/cleaning_schemas.py", "run.models"),
+    # `almanac formats`: a registered loader entry's plugin class, for its docstring
+    ("backend/cli/formats_commands.py", "entry.loader"),
 }
 
 

@@ -53,6 +53,7 @@ PARTS = {
     "ExternalToolset": "the PydanticAI toolset that offers a run's outside (MCP) tools",
     "ScopedRetriever": "the retriever port bound to one reader's scope (a turn's searches)",
     "ScopedSqlRunner": "a SqlRunner bound to one reader's collections (a turn's SQL tool)",
+    "ParseAhead": "IngestDocuments' reader of the inputs after the one in turn",
 }
 
 # Managers of one aggregate whose name predates the rule (renaming them would touch every
@@ -81,6 +82,7 @@ EXTRA_METHODS = {
     ("LoadTableAsAdmin", "run_loaded"): "run, returning the loaded table for the upload",
     ("ImportExportFile", "run_now"): "the CLI's import without the job queue",
     ("IngestDocuments", "supports"): "which files a folder ingest picks up",
+    ("IngestDocuments", "refusal"): "why a file a folder ingest skips is not read",
     ("ResolveReadScope", "collection_id"): "the collection a write names, checked the same way",
     ("ResolveReadScope", "collections_of"): "the same scope's collections, for the tables' reads",
     ("ResolveReadScope", "names"): "the collections' names, to show where a table belongs",

@@ -86,7 +86,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TypeVar
@@ -104,6 +103,7 @@ from use_cases.knowledge.domain import (
     embedding_text,
 )
 from use_cases.knowledge.instructions import withheld_of, withhold_instructions
+from use_cases.knowledge.parse_ahead import ParseAhead, ReadAhead
 from use_cases.knowledge.ports import (
     AnswerPreparation,
     Chunker,
@@ -271,7 +271,7 @@ class IngestDocuments:
         self._prune(request, report)
         answers_job = None
         try:
-            with _ParseAhead(
+            with ParseAhead(
                 request.sources,
                 lambda source, data: self._looks_unchanged(request, source, data),
                 self._parser(request),
@@ -297,7 +297,7 @@ class IngestDocuments:
 
         return parse
 
-    def _ingest_all(self, run: _Run, ahead: _ParseAhead) -> None:
+    def _ingest_all(self, run: _Run, ahead: ParseAhead[IngestSource]) -> None:
         pending: list[_Pending] = []
         for source in run.request.sources:
 
@@ -399,7 +399,7 @@ class IngestDocuments:
         )
 
     def _prepare(
-        self, run: _Run, source: IngestSource, read: _Read | None = None
+        self, run: _Run, source: IngestSource, read: ReadAhead | None = None
     ) -> _Pending | IngestItem:
         request = run.request
         data = read.data if read is not None else source.read()
@@ -684,93 +684,6 @@ class IngestDocuments:
         if collection is not None:
             digest.update(f"\0collection={collection.collection_id}".encode())
         return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class _Read:
-    """An input read (and parsed, or refused by its parser) ahead of its turn."""
-
-    data: bytes
-    parsed: ParsedDocument | None = None
-    error: AlmanacError | None = None
-
-
-@dataclass
-class _Ahead:
-    data: bytes | None = None
-    read_error: OSError | None = None
-    parse: Future[ParsedDocument] | None = None
-
-
-class _ParseAhead:
-    """Keeps up to `depth` inputs ahead of the one in turn read and parsing: the bytes are
-    read and looked up (`unchanged`) on the run's own thread, in input order, and only the
-    parse (`parse(name, data)`, which touches no store) runs on the one parse-ahead thread.
-    `take` answers an input's read, raising its read error (an `OSError`) as reading in
-    turn would. Closing cancels the parses not started and waits for the one in flight (a
-    parse is bounded by the loader's budgets)."""
-
-    def __init__(
-        self,
-        sources: Sequence[IngestSource],
-        unchanged: Callable[[IngestSource, bytes], bool],
-        parse: Callable[[str, bytes], ParsedDocument],
-        depth: int,
-    ) -> None:
-        self._sources = list(sources)
-        self._unchanged = unchanged
-        self._parse = parse
-        self._depth = depth
-        self._next = 0
-        self._ahead: dict[int, _Ahead] = {}
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="parse-ahead") if depth else None
-
-    def __enter__(self) -> _ParseAhead:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def take(self, source: IngestSource) -> _Read | None:
-        """The read of `source` (None when it was not read ahead: read it in turn). The
-        inputs after it are read and their parses queued meanwhile."""
-        index = next((i for i in self._ahead if self._sources[i] is source), None)
-        in_turn = self._next < len(self._sources) and self._sources[self._next] is source
-        if index is None and self._pool is not None and in_turn:
-            index = self._next
-            self._read(index)
-        if index is None:
-            return None
-        ahead = self._ahead.pop(index)
-        self._fill()
-        if ahead.read_error is not None:
-            raise ahead.read_error
-        assert ahead.data is not None
-        if ahead.parse is None:
-            return _Read(ahead.data)
-        try:
-            return _Read(ahead.data, ahead.parse.result())
-        except AlmanacError as exc:
-            return _Read(ahead.data, error=exc)
-
-    def _fill(self) -> None:
-        while self._next < len(self._sources) and len(self._ahead) < self._depth:
-            self._read(self._next)
-
-    def _read(self, index: int) -> None:
-        assert self._pool is not None and index == self._next
-        source = self._sources[index]
-        self._next += 1
-        try:
-            data = source.read()
-        except OSError as exc:
-            self._ahead[index] = _Ahead(read_error=exc)
-            return
-        parse = None
-        if not self._unchanged(source, data):
-            parse = self._pool.submit(self._parse, source.name, data)
-        self._ahead[index] = _Ahead(data, parse=parse)
 
 
 def _quote(text: str, limit: int = 80) -> str:
